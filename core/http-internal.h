@@ -1,0 +1,102 @@
+/*
+ * A small HTTP/1.1 server on libevent bufferevents, owned by the loop
+ * thread. It parses requests (Content-Length and chunked bodies, keep-alive,
+ * pipelined requests answered in order), enforces size limits itself, and
+ * hands each complete request to one handler. Protocol-level errors are
+ * answered by the server with the JSON error shape used everywhere in mcpd:
+ *   {"error":{"code":"...","message":"...","details":{}}}
+ *   400 bad_request (malformed request line/headers/chunks),
+ *   413 payload_too_large (body over max_body), 431 headers_too_large,
+ *   501 not_implemented (Transfer-Encoding other than chunked),
+ *   505 http_version_not_supported.
+ */
+#ifndef MCPD_HTTP_INTERNAL_H
+#define MCPD_HTTP_INTERNAL_H
+
+#include <stddef.h>
+#include <jansson.h>
+
+struct event_base;
+struct http_server;
+struct http_req;
+
+struct http_limits {
+	size_t max_body;      /* bytes; larger bodies get 413 */
+	size_t max_header;    /* bytes of request line + headers; 431 */
+	int idle_timeout_ms;  /* idle keep-alive connections are closed */
+	int max_connections;  /* further accepts are closed at once */
+};
+
+/*
+ * Called on the loop for each complete request. The handler answers it now
+ * or later with http_req_reply*() or a stream; until then the request stays
+ * valid unless the client goes away (see http_req_on_close).
+ */
+typedef void (*http_handler_fn)(struct http_req *req, void *ud);
+
+struct http_server *http_server_new(struct event_base *base,
+                                    const struct http_limits *limits,
+                                    http_handler_fn handler, void *ud);
+/*
+ * Listen on host:port (numeric IPv4 or IPv6 address, or "localhost"); port 0
+ * picks a free one. *bound_port receives the port. 0 or -1 with errno set.
+ */
+int http_server_listen(struct http_server *s, const char *host, int port,
+                       int *bound_port);
+/* Stop accepting new connections; existing ones continue. */
+void http_server_stop_accepting(struct http_server *s);
+/* Number of requests that are received but not yet fully answered. */
+int http_server_pending(const struct http_server *s);
+/* Close every connection and free. NULL is a no-op. */
+void http_server_free(struct http_server *s);
+
+/* ---- request accessors (valid until the reply is finished) ---- */
+const char *http_req_method(const struct http_req *r);  /* "GET" */
+const char *http_req_path(const struct http_req *r);    /* decoded, no query */
+/* Decoded value of query parameter `name`, NULL if absent. */
+const char *http_req_query(const struct http_req *r, const char *name);
+/* Value of request header `name` (case-insensitive), NULL if absent. */
+const char *http_req_header(const struct http_req *r, const char *name);
+/* The body (NUL-terminated for convenience; *len excludes the NUL). */
+const char *http_req_body(const struct http_req *r, size_t *len);
+/* "ip:port" of the peer. */
+const char *http_req_peer(const struct http_req *r);
+
+/* Add a response header (before the reply or stream start). */
+void http_req_add_header(struct http_req *r, const char *name,
+                         const char *value);
+
+/* Answer with a complete body. Finishes the request. */
+void http_req_reply(struct http_req *r, int status, const char *content_type,
+                    const char *body, size_t len);
+/* Answer with JSON; steals `body`. Finishes the request. */
+void http_req_reply_json(struct http_req *r, int status, json_t *body);
+/* Answer with {"error":{"code","message","details"}}; steals details (may
+ * be NULL for {}). Finishes the request. */
+void http_req_reply_error(struct http_req *r, int status, const char *code,
+                          json_t *details, const char *fmt, ...)
+	__attribute__((format(printf, 5, 6)));
+
+/*
+ * Streaming (Server-Sent Events and the like): send status and headers now,
+ * body later with chunked transfer encoding. stream_write returns 0 or -1 if
+ * the client is gone. stream_end finishes the request.
+ */
+void http_req_stream_start(struct http_req *r, int status,
+                           const char *content_type);
+int http_req_stream_write(struct http_req *r, const char *data, size_t len);
+void http_req_stream_end(struct http_req *r);
+
+/*
+ * Called once if the connection closes before the request is finished
+ * (client gone, server freed). After the callback returns the request is
+ * freed: the handler must drop every pointer to it. Setting it again
+ * replaces the previous one; NULL clears it.
+ */
+void http_req_on_close(struct http_req *r,
+                       void (*cb)(struct http_req *r, void *ud), void *ud);
+
+/* Reason phrase for a status code ("Not Found"). */
+const char *http_status_text(int status);
+
+#endif

@@ -1,0 +1,263 @@
+/*
+ * mcpd/plugin.h -- the plugin ABI of mcpd, version 1.
+ *
+ * This header is the whole contract between mcpd and a plugin. A plugin is a
+ * shared object that exports exactly one symbol, mcpd_plugin_v1, written by
+ * the MCPD_PLUGIN() macro below. Everything else a plugin does with the host
+ * goes through the function table (struct mcpd_host) handed to its init().
+ *
+ * Versioning
+ *   MCPD_ABI_MAJOR / MCPD_ABI_MINOR name the ABI this header describes at
+ *   compile time; host->abi_major / host->abi_minor the ABI of the running
+ *   host. The host refuses a plugin whose major differs or whose minor is
+ *   newer than its own. Within one major, structs only grow at the end and
+ *   each starts with its own size, so a plugin built against 1.0 loads in
+ *   every 1.x host. Use MCPD_HOST_HAS(host, member) before calling a function
+ *   added after 1.0.
+ *
+ * Caveats -- rules a plugin must live by
+ *   - Own no threads and register no thread-local destructors: both crash
+ *     the daemon, or pin the plugin in memory, when it is unloaded. Blocking
+ *     work runs on the host's worker pool: declare the capability
+ *     MCPD_CAP_BLOCKING.
+ *   - A handler without MCPD_CAP_BLOCKING runs on the event loop and must
+ *     never block (no sleep, no disk or network wait, no long computation).
+ *   - Call the host only through the table given to init(); link against no
+ *     symbol of the daemon (it exports none).
+ *   - JSON is jansson's json_t. A function that takes a json_t * documents
+ *     whether it steals the reference ("steals") or only reads it
+ *     ("borrows"); a function that returns one says whether the caller owns
+ *     it ("new reference") or must not keep it past a stated point
+ *     ("borrowed").
+ *   - Every handle (struct mcpd_plugin, struct mcpd_task) carries a magic
+ *     number checked by each host call: using a stale or foreign handle is
+ *     logged and answered with MCPD_E_HANDLE, but a handle whose memory is
+ *     long gone can still not be detected -- do not keep task handles past
+ *     the completion of the task.
+ *
+ * Errors are small negative integers (MCPD_E_*); mcpd_strerror() in the host
+ * table turns one into text. 0 is success.
+ */
+#ifndef MCPD_PLUGIN_H
+#define MCPD_PLUGIN_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MCPD_ABI_MAJOR 1
+#define MCPD_ABI_MINOR 0
+
+/* Errors returned by host functions and handlers. */
+enum mcpd_error {
+	MCPD_OK = 0,
+	MCPD_E_INVAL = -1,     /* a bad argument */
+	MCPD_E_HANDLE = -2,    /* stale or foreign handle */
+	MCPD_E_STATE = -3,     /* not allowed now (e.g. outside init, task done) */
+	MCPD_E_EXISTS = -4,    /* duplicate name */
+	MCPD_E_NOTFOUND = -5,  /* no such key, capability, service */
+	MCPD_E_SCHEMA = -6,    /* a JSON Schema that does not parse or is not an object */
+	MCPD_E_NOMEM = -7,
+	MCPD_E_IO = -8,        /* the store failed */
+	MCPD_E_CANCELLED = -9, /* the task was cancelled */
+	MCPD_E_FAILED = -10,   /* generic failure reported by a plugin */
+};
+
+/* Log levels, most severe first. */
+enum mcpd_log_level {
+	MCPD_LOG_ERROR = 0,
+	MCPD_LOG_WARN = 1,
+	MCPD_LOG_INFO = 2,
+	MCPD_LOG_DEBUG = 3,
+};
+
+struct mcpd_host;
+struct mcpd_plugin; /* opaque: the host's record of this plugin */
+struct mcpd_task;   /* opaque: one running attempt of a task */
+
+/* Plugin flags. */
+#define MCPD_PLUGIN_RESIDENT 0x1u /* never unloaded by a reload */
+
+/*
+ * The descriptor mcpd_plugin_v1() returns. The first three fields never
+ * change in any ABI version; the host reads a field past them only when
+ * `size` covers it.
+ */
+struct mcpd_plugin_desc {
+	uint32_t size;      /* sizeof(struct mcpd_plugin_desc) as compiled */
+	uint16_t abi_major; /* MCPD_ABI_MAJOR as compiled */
+	uint16_t abi_minor; /* MCPD_ABI_MINOR as compiled */
+	const char *name;        /* unique; [a-z0-9_.-], at most 63 bytes */
+	const char *version;     /* free text, e.g. "1.2.0" */
+	const char *description; /* one line */
+	uint32_t flags;          /* MCPD_PLUGIN_* */
+	/*
+	 * Called once on the loop thread after loading. Declare capabilities
+	 * here (capability_add works only during init). Return 0, or a
+	 * negative MCPD_E_* to refuse loading; the host then calls no fini and
+	 * unloads the object. `self` is valid until fini returns.
+	 */
+	int (*init)(const struct mcpd_host *host, struct mcpd_plugin *self);
+	/* Called once on the loop thread before unloading; may be NULL. */
+	void (*fini)(struct mcpd_plugin *self);
+};
+
+#if defined(__GNUC__)
+#define MCPD_EXPORT __attribute__((visibility("default")))
+#else
+#define MCPD_EXPORT
+#endif
+
+/*
+ * MCPD_PLUGIN(name, version, description, flags, init, fini) defines the one
+ * exported symbol. Use it once, at file scope, in one source file.
+ */
+#define MCPD_PLUGIN(NAME, VERSION, DESCRIPTION, FLAGS, INIT, FINI)            \
+	MCPD_EXPORT const struct mcpd_plugin_desc *mcpd_plugin_v1(void);      \
+	MCPD_EXPORT const struct mcpd_plugin_desc *mcpd_plugin_v1(void)       \
+	{                                                                     \
+		static const struct mcpd_plugin_desc desc = {                 \
+			sizeof(struct mcpd_plugin_desc), MCPD_ABI_MAJOR,      \
+			MCPD_ABI_MINOR, (NAME), (VERSION), (DESCRIPTION),     \
+			(FLAGS), (INIT), (FINI)};                             \
+		return &desc;                                                 \
+	}
+
+/* The symbol name the host looks up; its suffix is the ABI major. */
+#define MCPD_PLUGIN_SYMBOL "mcpd_plugin_v1"
+
+/* Capability flags. */
+#define MCPD_CAP_BLOCKING 0x1u /* handler runs on a worker thread */
+
+/*
+ * A task handler. Runs on a worker thread (MCPD_CAP_BLOCKING) or on the loop.
+ *
+ * A blocking handler must finish the task -- task_complete() or
+ * task_fail() -- before it returns; if it returns without doing so the task
+ * fails with "handler returned without a result". A loop handler may finish
+ * the task later from the loop (e.g. from a host timer); until then the
+ * task counts against the capability's concurrency and its timeout runs.
+ *
+ * Return 0, or a negative MCPD_E_* which fails the task (if not already
+ * finished) with that error.
+ */
+typedef int (*mcpd_handler_fn)(struct mcpd_task *task, void *ud);
+
+/*
+ * What a plugin declares with capability_add(). Strings are copied by the
+ * host; the struct may live on the stack.
+ */
+struct mcpd_capability_def {
+	uint32_t size;           /* sizeof(struct mcpd_capability_def) */
+	const char *name;        /* e.g. "code.analyze"; [A-Za-z0-9_.-] */
+	const char *version;     /* e.g. "1.0" */
+	const char *title;       /* short human title; may be NULL */
+	const char *description; /* may be NULL */
+	const char *input_schema;  /* JSON Schema text (an object); NULL = {} */
+	const char *output_schema; /* JSON Schema text; NULL = none declared */
+	const char *attributes;    /* JSON object text, e.g.
+	                              {"languages":["c","python"]}; may be NULL */
+	uint32_t max_concurrency;  /* tasks at once; 0 = the host's default */
+	uint32_t flags;            /* MCPD_CAP_* */
+	mcpd_handler_fn handler;
+	void *ud; /* passed to handler as is */
+};
+
+/*
+ * The host's function table. Starts with its own size and version and only
+ * grows at the end. Every function is safe to call from the loop and from
+ * the worker running the given task, unless it says otherwise.
+ */
+struct mcpd_host {
+	uint32_t size; /* sizeof(struct mcpd_host) in the running host */
+	uint16_t abi_major;
+	uint16_t abi_minor;
+
+	/* Text for an MCPD_E_* code; never NULL. */
+	const char *(*strerror)(int err);
+
+	/* Log one line at `level` (printf format), tagged with the plugin. */
+	void (*log)(struct mcpd_plugin *self, int level, const char *fmt, ...)
+		__attribute__((format(printf, 3, 4)));
+
+	/*
+	 * Declare a capability. Only during init(). Errors: MCPD_E_STATE
+	 * outside init, MCPD_E_EXISTS if this plugin already declared the
+	 * name, MCPD_E_SCHEMA for schema or attributes text that is not a JSON
+	 * object, MCPD_E_INVAL for a bad name or a NULL handler.
+	 */
+	int (*capability_add)(struct mcpd_plugin *self,
+	                      const struct mcpd_capability_def *def);
+
+	/*
+	 * This plugin's block from the daemon config ("plugins": {NAME: {...}}).
+	 * Borrowed: valid until fini; an empty object when none is configured.
+	 */
+	const json_t *(*config)(struct mcpd_plugin *self);
+
+	/* ---- tasks ---- */
+
+	/* The task's id, 32 hex characters. Borrowed, valid while the task is. */
+	const char *(*task_id)(struct mcpd_task *task);
+
+	/* The validated input. Borrowed, read-only, valid while the task is. */
+	const json_t *(*task_input)(struct mcpd_task *task);
+
+	/*
+	 * Finish the task successfully. Steals `result` (any JSON; NULL means
+	 * null). Errors: MCPD_E_STATE if it was already finished (the result
+	 * is then dropped).
+	 */
+	int (*task_complete)(struct mcpd_task *task, json_t *result);
+
+	/*
+	 * Finish the task with a failure. `code` is a short machine word
+	 * ("bad_input", "tool_failed"...), `message` a human sentence. Either
+	 * may be NULL. Errors as task_complete.
+	 */
+	int (*task_fail)(struct mcpd_task *task, const char *code,
+	                 const char *message);
+
+	/*
+	 * Report progress: `done` of `total` (total <= 0 means unknown), with
+	 * an optional message. Cheap; the host coalesces bursts.
+	 */
+	int (*task_progress)(struct mcpd_task *task, double done, double total,
+	                     const char *message);
+
+	/*
+	 * Non-zero once the task was cancelled or timed out: the handler
+	 * should stop soon and may just return (its result is ignored).
+	 */
+	int (*task_cancelled)(struct mcpd_task *task);
+
+	/* ---- per-plugin key-value space in the store ---- */
+
+	/*
+	 * Read `key`. On success *out is a new reference. MCPD_E_NOTFOUND if
+	 * absent. Reads see committed data.
+	 */
+	int (*kv_get)(struct mcpd_plugin *self, const char *key, json_t **out);
+
+	/* Write `key` (borrows value). Durable with the loop's next commit. */
+	int (*kv_put)(struct mcpd_plugin *self, const char *key,
+	              const json_t *value);
+
+	/* Delete `key`; MCPD_E_NOTFOUND if absent. */
+	int (*kv_del)(struct mcpd_plugin *self, const char *key);
+};
+
+/* Does the running host offer table member `member`? */
+#define MCPD_HOST_HAS(host, member)                                          \
+	((host)->size >= offsetof(struct mcpd_host, member) +                 \
+	                     sizeof((host)->member) &&                         \
+	 (host)->member != NULL)
+
+#ifdef __cplusplus
+}
+#endif
+#endif /* MCPD_PLUGIN_H */
