@@ -1,0 +1,276 @@
+/*
+ * The host function table: the only way plugins reach the daemon. Every
+ * call checks its handle's magic first. Task calls may come from a worker
+ * thread; they touch only the attempt's atomics and post to the loop.
+ */
+#include <pthread.h>
+#include <stdarg.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "log-internal.h"
+#include "mcpd-internal.h"
+#include "plugin-internal.h"
+#include "store-internal.h"
+
+static const char *host_strerror(int err)
+{
+	switch (err) {
+	case MCPD_OK: return "success";
+	case MCPD_E_INVAL: return "invalid argument";
+	case MCPD_E_HANDLE: return "stale or foreign handle";
+	case MCPD_E_STATE: return "not allowed in this state";
+	case MCPD_E_EXISTS: return "already exists";
+	case MCPD_E_NOTFOUND: return "not found";
+	case MCPD_E_SCHEMA: return "bad JSON Schema";
+	case MCPD_E_NOMEM: return "out of memory";
+	case MCPD_E_IO: return "store error";
+	case MCPD_E_CANCELLED: return "cancelled";
+	case MCPD_E_FAILED: return "failed";
+	default: return "unknown error";
+	}
+}
+
+static void host_log(struct mcpd_plugin *self, int level, const char *fmt, ...)
+{
+	if (plugin_check(self, "log") < 0)
+		return;
+	va_list ap;
+	va_start(ap, fmt);
+	log_vmsg(level, self->name, NULL, fmt, ap);
+	va_end(ap);
+}
+
+static const json_t *host_config(struct mcpd_plugin *self)
+{
+	return plugin_check(self, "config") < 0 ? NULL : self->config;
+}
+
+static int attempt_check(const struct mcpd_task *a, const char *fn)
+{
+	if (a && a->magic == ATTEMPT_MAGIC)
+		return 0;
+	log_error("%s: stale or foreign task handle %p", fn, (void *)a);
+	return -1;
+}
+
+static const char *host_task_id(struct mcpd_task *t)
+{
+	return attempt_check(t, "task_id") < 0 ? NULL : t->id;
+}
+
+static const json_t *host_task_input(struct mcpd_task *t)
+{
+	return attempt_check(t, "task_input") < 0 ? NULL : t->input;
+}
+
+int attempt_finish(struct mcpd_task *a, int ok, json_t *result,
+                   const char *code, const char *msg)
+{
+	int expected = 0;
+	if (!atomic_compare_exchange_strong(&a->finished, &expected, 1)) {
+		json_decref(result);
+		return MCPD_E_STATE;
+	}
+	a->ok = ok;
+	a->result = result;
+	if (!ok) {
+		a->err_code = strdup(code ? code : "failed");
+		a->err_msg = strdup(msg ? msg : "the handler reported a failure");
+	}
+	struct msg *m = calloc(1, sizeof *m);
+	if (!m)
+		abort(); /* the outcome cannot be lost silently */
+	m->type = MSG_DONE;
+	m->attempt = a;
+	mcpd_post(a->d, m);
+	return MCPD_OK;
+}
+
+static int host_task_complete(struct mcpd_task *t, json_t *result)
+{
+	if (attempt_check(t, "task_complete") < 0) {
+		json_decref(result);
+		return MCPD_E_HANDLE;
+	}
+	return attempt_finish(t, 1, result ? result : json_null(), NULL, NULL);
+}
+
+static int host_task_fail(struct mcpd_task *t, const char *code,
+                          const char *message)
+{
+	if (attempt_check(t, "task_fail") < 0)
+		return MCPD_E_HANDLE;
+	return attempt_finish(t, 0, NULL, code, message);
+}
+
+static int host_task_progress(struct mcpd_task *t, double done, double total,
+                              const char *message)
+{
+	if (attempt_check(t, "task_progress") < 0)
+		return MCPD_E_HANDLE;
+	if (atomic_load(&t->finished))
+		return MCPD_E_STATE;
+	/* Coalesce bursts at the source: a handler reporting in a tight
+	 * loop must not flood the loop's queue. The last report (done ==
+	 * total) always goes through. */
+	long long now = mono_ms(), last = atomic_load(&t->last_progress);
+	if (now - last < 20 && !(total > 0 && done >= total))
+		return MCPD_OK;
+	atomic_store(&t->last_progress, now);
+	struct msg *m = calloc(1, sizeof *m);
+	if (!m)
+		return MCPD_E_NOMEM;
+	m->type = MSG_PROGRESS;
+	m->attempt = t;
+	m->done = done;
+	m->total = total;
+	m->text = message ? strdup(message) : NULL;
+	mcpd_post(t->d, m);
+	return MCPD_OK;
+}
+
+static int host_task_cancelled(struct mcpd_task *t)
+{
+	if (attempt_check(t, "task_cancelled") < 0)
+		return 1;
+	return atomic_load(&t->cancelled);
+}
+
+/* ---- key-value ---- */
+
+/* A write asked for by a worker thread: done on the loop, and the worker
+ * waits until it is committed. */
+struct kv_op {
+	pthread_mutex_t lock;
+	pthread_cond_t cond;
+	int done, rc;
+	const char *plugin, *key;
+	char *json; /* NULL = delete */
+};
+
+static int on_loop(struct mcpd *d)
+{
+	return pthread_equal(pthread_self(), d->loop_thread);
+}
+
+static int kv_apply(struct mcpd *d, const char *plugin, const char *key,
+                    const char *json)
+{
+	int rc = json ? store_kv_put(d->store, plugin, key, json, strlen(json))
+	              : store_kv_del(d->store, plugin, key);
+	if (rc < 0)
+		return MCPD_E_IO;
+	mcpd_want_commit(d);
+	return rc == 1 ? MCPD_E_NOTFOUND : MCPD_OK;
+}
+
+static void kv_committed(void *arg, int ok)
+{
+	struct kv_op *op = arg;
+	pthread_mutex_lock(&op->lock);
+	if (!ok && op->rc == MCPD_OK)
+		op->rc = MCPD_E_IO;
+	op->done = 1;
+	pthread_cond_signal(&op->cond);
+	pthread_mutex_unlock(&op->lock);
+}
+
+void host_kv_run(struct mcpd *d, struct kv_op *op)
+{
+	op->rc = kv_apply(d, op->plugin, op->key, op->json);
+	mcpd_after_commit(d, kv_committed, op);
+}
+
+static int kv_write(struct mcpd_plugin *self, const char *key, char *json)
+{
+	struct mcpd *d = self->d;
+	if (on_loop(d)) {
+		int rc = kv_apply(d, self->name, key, json);
+		free(json);
+		return rc;
+	}
+	struct kv_op op = {.plugin = self->name, .key = key, .json = json};
+	pthread_mutex_init(&op.lock, NULL);
+	pthread_cond_init(&op.cond, NULL);
+	struct msg *m = calloc(1, sizeof *m);
+	if (!m) {
+		free(json);
+		return MCPD_E_NOMEM;
+	}
+	m->type = MSG_KV;
+	m->kv = &op;
+	mcpd_post(d, m);
+	pthread_mutex_lock(&op.lock);
+	while (!op.done)
+		pthread_cond_wait(&op.cond, &op.lock);
+	pthread_mutex_unlock(&op.lock);
+	pthread_mutex_destroy(&op.lock);
+	pthread_cond_destroy(&op.cond);
+	free(json);
+	return op.rc;
+}
+
+static int valid_key(const char *key)
+{
+	return key && key[0] && strlen(key) <= 256;
+}
+
+static int host_kv_get(struct mcpd_plugin *self, const char *key, json_t **out)
+{
+	if (plugin_check(self, "kv_get") < 0)
+		return MCPD_E_HANDLE;
+	if (!valid_key(key) || !out)
+		return MCPD_E_INVAL;
+	char *text = NULL;
+	size_t len = 0;
+	int rc = store_kv_get(self->d->store, self->name, key, &text, &len);
+	if (rc < 0)
+		return MCPD_E_IO;
+	if (rc == 1)
+		return MCPD_E_NOTFOUND;
+	*out = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+	free(text);
+	return *out ? MCPD_OK : MCPD_E_IO;
+}
+
+static int host_kv_put(struct mcpd_plugin *self, const char *key,
+                       const json_t *value)
+{
+	if (plugin_check(self, "kv_put") < 0)
+		return MCPD_E_HANDLE;
+	if (!valid_key(key) || !value)
+		return MCPD_E_INVAL;
+	char *json = json_dumps(value, JSON_COMPACT | JSON_ENCODE_ANY);
+	if (!json)
+		return MCPD_E_NOMEM;
+	return kv_write(self, key, json);
+}
+
+static int host_kv_del(struct mcpd_plugin *self, const char *key)
+{
+	if (plugin_check(self, "kv_del") < 0)
+		return MCPD_E_HANDLE;
+	if (!valid_key(key))
+		return MCPD_E_INVAL;
+	return kv_write(self, key, NULL);
+}
+
+const struct mcpd_host host_table = {
+	.size = sizeof(struct mcpd_host),
+	.abi_major = MCPD_ABI_MAJOR,
+	.abi_minor = MCPD_ABI_MINOR,
+	.strerror = host_strerror,
+	.log = host_log,
+	.capability_add = plugin_capability_add,
+	.config = host_config,
+	.task_id = host_task_id,
+	.task_input = host_task_input,
+	.task_complete = host_task_complete,
+	.task_fail = host_task_fail,
+	.task_progress = host_task_progress,
+	.task_cancelled = host_task_cancelled,
+	.kv_get = host_kv_get,
+	.kv_put = host_kv_put,
+	.kv_del = host_kv_del,
+};

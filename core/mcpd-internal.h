@@ -1,0 +1,176 @@
+/*
+ * The daemon: one struct owned by the loop thread, the messages workers
+ * post to it, group commit, and the task life cycle (scheduler.c).
+ */
+#ifndef MCPD_MCPD_INTERNAL_H
+#define MCPD_MCPD_INTERNAL_H
+
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdint.h>
+#include <jansson.h>
+
+#include "config-internal.h"
+#include "mcpd/plugin.h"
+#include "task-internal.h"
+
+struct event_base;
+struct event;
+struct store;
+struct http_server;
+struct router;
+struct pool;
+struct map;
+struct provider;
+struct capdef;
+struct http_req;
+
+#define ATTEMPT_MAGIC 0x5441534bu /* "TASK" */
+
+/* One attempt at running a task: the handle a plugin sees. */
+struct mcpd_task {
+	uint32_t magic;
+	atomic_int cancelled;
+	atomic_int finished; /* the first complete/fail wins */
+	struct mcpd *d;
+	json_t *input; /* own reference; read-only while the attempt lives */
+	char id[33];
+	int blocking;
+	/* The outcome, written once by whoever wins `finished`. */
+	int ok;
+	json_t *result;
+	char *err_code, *err_msg;
+	/* Loop-only. */
+	struct task *task; /* NULL once the task moved on (timeout, cancel) */
+	struct provider *prov;
+	struct capdef *cap;
+	int returned;  /* the blocking handler has returned */
+	int slot_held; /* counts in prov->running */
+	int64_t started_mono;
+	atomic_llong last_progress; /* monotonic ms of the last one posted */
+	int done_seen; /* MSG_DONE processed */
+	struct mcpd_task *live_prev, *live_next;
+};
+
+enum msg_type { MSG_DONE, MSG_RETURNED, MSG_PROGRESS, MSG_KV };
+
+struct kv_op; /* host.c */
+
+struct msg {
+	enum msg_type type;
+	struct mcpd_task *attempt;
+	int rc;
+	double done, total;
+	char *text;
+	struct kv_op *kv;
+	struct msg *next;
+};
+
+/* Something waiting on a task: a long-poll GET or an SSE stream. */
+struct watcher {
+	/* Called for each new event (borrowed), and with final=1 once the
+	 * task is final; the watcher is unlinked before a final call. */
+	void (*fn)(struct watcher *w, struct task *t, json_t *event, int final);
+	struct watcher *next, **pprev;
+};
+
+/* Deferred work run after the next successful (or failed) commit. */
+struct after_commit {
+	void (*fn)(void *arg, int ok);
+	void *arg;
+	struct after_commit *next;
+};
+
+struct mcpd {
+	struct config cfg;
+	struct event_base *base;
+	struct store *store;
+	struct http_server *http;
+	struct router *router;
+	struct pool *pool;
+	struct map *tasks;   /* live (non-final) tasks by hex id */
+	struct map *plugins_by_name;
+	struct mcpd_plugin **plugins; /* loaded and refused, load order */
+	size_t nplugins;
+	size_t plugins_loaded;
+
+	pthread_mutex_t mq_lock;
+	struct msg *mq_head, *mq_tail;
+	struct event *mq_ev;
+
+	struct event *commit_ev;
+	struct task *dirty;
+	struct after_commit *ac_head, **ac_tail;
+
+	struct mcpd_task *live; /* attempts not yet released */
+	uint64_t task_seq;
+	int draining;
+	int ready;
+	int bound_port;
+	int64_t started_ms;
+	struct event *sig_ev[3];
+	struct event *drain_ev;
+	struct event *redispatch_ev;
+	pthread_t loop_thread;
+	int64_t drain_deadline;
+	uint64_t http_codes[6]; /* 1xx..5xx */
+	uint64_t commits, commit_failures;
+};
+
+/* ---- daemon.c ---- */
+int mcpd_start(struct mcpd *d);  /* open store, load plugins, listen */
+int mcpd_run(struct mcpd *d);    /* loop until stopped; exit code */
+void mcpd_free(struct mcpd *d);
+/* Post a message from any thread to the loop. */
+void mcpd_post(struct mcpd *d, struct msg *m);
+/* Ask for a commit at the end of this loop iteration. */
+void mcpd_want_commit(struct mcpd *d);
+/* Run fn(arg, ok) after the pending writes commit (at once, ok=1, if there
+ * are none). */
+void mcpd_after_commit(struct mcpd *d, void (*fn)(void *, int), void *arg);
+
+/* ---- scheduler.c ---- */
+struct submit_error {
+	int status;
+	const char *code;
+	char message[256];
+	json_t *details;
+};
+/*
+ * Create (or find, by idempotency key) a task from a POST body. On success
+ * *out is the task's JSON (new reference) and *created says whether it is
+ * new. -1 with err filled otherwise.
+ */
+int sched_submit(struct mcpd *d, const json_t *body, json_t **out,
+                 int *created, struct submit_error *err);
+/* The task by hex id: a live one, or NULL. */
+struct task *sched_find(struct mcpd *d, const char *hex);
+/* Cancel; 0, or -1 if it is already final. */
+int sched_cancel(struct mcpd *d, struct task *t);
+/* Record a task as changed: persisted with the next commit. */
+void sched_dirty(struct mcpd *d, struct task *t);
+/* Flush dirty tasks into the store (before a commit). */
+void sched_flush(struct mcpd *d);
+/* Requeue or resume what the store holds; at start. */
+int sched_recover(struct mcpd *d);
+void sched_handle_msg(struct mcpd *d, struct msg *m);
+void sched_dispatch_all(struct mcpd *d);
+/* Attempts holding a slot. */
+int sched_running(struct mcpd *d);
+/* At shutdown: requeue still-running tasks (through their retry policy). */
+void sched_abandon_running(struct mcpd *d, const char *why);
+void sched_free_all(struct mcpd *d);
+void watcher_add(struct task *t, struct watcher *w);
+void watcher_remove(struct watcher *w);
+/* Post an attempt's outcome (any thread); MCPD_E_STATE if it had one. */
+int attempt_finish(struct mcpd_task *a, int ok, json_t *result,
+                   const char *code, const char *msg);
+
+/* ---- api.c ---- */
+void api_handle(struct http_req *req, void *ud);
+
+/* ---- metrics.c ---- */
+/* Prometheus text (malloc'd). */
+char *metrics_render(struct mcpd *d);
+
+#endif

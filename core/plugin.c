@@ -1,0 +1,488 @@
+/*
+ * The loader: every *.so of the plugin dirs is copied to a private file
+ * (so a later reload of the same path gets fresh code from dlopen), opened,
+ * checked against ABI v1 and initialised. Every refusal says why.
+ */
+#include "plugin-internal.h"
+
+#include <dirent.h>
+#include <dlfcn.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "log-internal.h"
+#include "map-internal.h"
+#include "mcpd-internal.h"
+#include "router-internal.h"
+#include "schema-internal.h"
+
+int plugin_check(const struct mcpd_plugin *p, const char *fn)
+{
+	if (p && p->magic == PLUGIN_MAGIC)
+		return 0;
+	log_error("%s: stale or foreign plugin handle %p", fn, (void *)p);
+	return -1;
+}
+
+static void refuse(struct mcpd_plugin *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+static void refuse(struct mcpd_plugin *p, const char *fmt, ...)
+{
+	if (p->reason[0])
+		return; /* keep the first, most precise reason */
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(p->reason, sizeof p->reason, fmt, ap);
+	va_end(ap);
+}
+
+static int valid_name(const char *s, size_t max, int upper)
+{
+	size_t n = s ? strlen(s) : 0;
+	if (n == 0 || n > max)
+		return 0;
+	for (; *s; s++) {
+		char c = *s;
+		if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') ||
+		      c == '_' || c == '.' || c == '-' ||
+		      (upper && c >= 'A' && c <= 'Z')))
+			return 0;
+	}
+	return 1;
+}
+
+static void capdef_free(struct capdef *c)
+{
+	if (!c)
+		return;
+	free(c->name);
+	free(c->version);
+	free(c->title);
+	free(c->description);
+	json_decref(c->input_schema);
+	json_decref(c->output_schema);
+	json_decref(c->attributes);
+	free(c);
+}
+
+/* Parse schema or attribute text from a capability definition. */
+static json_t *parse_def_json(struct mcpd_plugin *p, const char *cap,
+                              const char *what, const char *text, int schema)
+{
+	json_error_t jerr;
+	char why[256];
+	json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &jerr);
+	if (!j) {
+		refuse(p, "capability \"%s\": bad JSON %s: %s", cap, what,
+		       jerr.text);
+		return NULL;
+	}
+	if (schema && schema_check(j, why, sizeof why) < 0) {
+		refuse(p, "capability \"%s\": bad JSON Schema in %s: %s", cap,
+		       what, why);
+		json_decref(j);
+		return NULL;
+	}
+	if (!schema && !json_is_object(j)) {
+		refuse(p, "capability \"%s\": %s must be a JSON object", cap, what);
+		json_decref(j);
+		return NULL;
+	}
+	return j;
+}
+
+static char *dup_or_null(const char *s)
+{
+	return s ? strdup(s) : NULL;
+}
+
+int plugin_capability_add(struct mcpd_plugin *p,
+                          const struct mcpd_capability_def *def)
+{
+	if (plugin_check(p, "capability_add") < 0)
+		return MCPD_E_HANDLE;
+	if (!p->in_init) {
+		log_msg(LOG_ERROR, p->name, NULL,
+		        "capability_add outside init is refused");
+		return MCPD_E_STATE;
+	}
+	if (!def || def->size < offsetof(struct mcpd_capability_def, ud) +
+	                            sizeof def->ud) {
+		refuse(p, "capability definition too small");
+		return MCPD_E_INVAL;
+	}
+	if (!valid_name(def->name, 128, 1) || !def->handler) {
+		refuse(p, "capability \"%s\": %s", def->name ? def->name : "",
+		       def->handler ? "invalid name" : "no handler");
+		return MCPD_E_INVAL;
+	}
+	for (size_t i = 0; i < p->ncaps; i++) {
+		if (strcmp(p->caps[i]->name, def->name) == 0) {
+			refuse(p, "capability \"%s\" declared twice", def->name);
+			return MCPD_E_EXISTS;
+		}
+	}
+	struct capdef *c = calloc(1, sizeof *c);
+	if (!c)
+		return MCPD_E_NOMEM;
+	c->name = strdup(def->name);
+	c->version = strdup(def->version ? def->version : "0");
+	c->title = dup_or_null(def->title);
+	c->description = dup_or_null(def->description);
+	c->input_schema = def->input_schema
+		? parse_def_json(p, def->name, "input_schema", def->input_schema, 1)
+		: json_object();
+	c->output_schema = def->output_schema
+		? parse_def_json(p, def->name, "output_schema", def->output_schema, 1)
+		: NULL;
+	c->attributes = def->attributes
+		? parse_def_json(p, def->name, "attributes", def->attributes, 0)
+		: json_object();
+	c->max_concurrency = def->max_concurrency;
+	c->flags = def->flags;
+	c->handler = def->handler;
+	c->ud = def->ud;
+	c->plugin = p;
+	if (!c->input_schema || !c->attributes ||
+	    (def->output_schema && !c->output_schema)) {
+		capdef_free(c);
+		return MCPD_E_SCHEMA;
+	}
+	struct capdef **nc = realloc(p->caps, (p->ncaps + 1) * sizeof *nc);
+	if (!nc) {
+		capdef_free(c);
+		return MCPD_E_NOMEM;
+	}
+	p->caps = nc;
+	p->caps[p->ncaps++] = c;
+	return MCPD_OK;
+}
+
+/* Copy src to a fresh private file; the new path in out. */
+static int private_copy(struct mcpd *d, const char *src, char *out,
+                        size_t outlen)
+{
+	static unsigned counter;
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/plugin-cache", d->cfg.state_dir);
+	if (mkdir(dir, 0700) < 0 && errno != EEXIST)
+		return -1;
+	const char *base = strrchr(src, '/');
+	snprintf(out, outlen, "%s/%s.%ld.%u", dir, base ? base + 1 : src,
+	         (long)getpid(), ++counter);
+
+	int in = open(src, O_RDONLY | O_CLOEXEC);
+	if (in < 0)
+		return -1;
+	int fd = open(out, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0700);
+	if (fd < 0) {
+		close(in);
+		return -1;
+	}
+	char buf[65536];
+	ssize_t n;
+	int rc = 0;
+	while ((n = read(in, buf, sizeof buf)) > 0) {
+		if (write(fd, buf, (size_t)n) != n) {
+			rc = -1;
+			break;
+		}
+	}
+	if (n < 0)
+		rc = -1;
+	close(in);
+	if (close(fd) < 0)
+		rc = -1;
+	if (rc < 0)
+		unlink(out);
+	return rc;
+}
+
+typedef const struct mcpd_plugin_desc *(*entry_fn)(void);
+
+/* Open the private copy and read the descriptor; refuses on any error. */
+static int open_descriptor(struct mcpd *d, struct mcpd_plugin *p)
+{
+	char copy[4352];
+	if (private_copy(d, p->file, copy, sizeof copy) < 0) {
+		refuse(p, "cannot copy to the plugin cache: %s", strerror(errno));
+		return -1;
+	}
+	p->dl = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
+	/* The mapping keeps the code; the file is not needed any more. */
+	unlink(copy);
+	if (!p->dl) {
+		refuse(p, "dlopen failed: %s", dlerror());
+		return -1;
+	}
+	entry_fn fn = (entry_fn)dlsym(p->dl, MCPD_PLUGIN_SYMBOL);
+	if (!fn) {
+		refuse(p, "missing symbol %s (not an mcpd plugin, or built "
+		       "for another ABI major)", MCPD_PLUGIN_SYMBOL);
+		return -1;
+	}
+	const struct mcpd_plugin_desc *desc = fn();
+	if (!desc) {
+		refuse(p, "%s returned NULL", MCPD_PLUGIN_SYMBOL);
+		return -1;
+	}
+	size_t need_min = offsetof(struct mcpd_plugin_desc, name);
+	if (desc->size < need_min) {
+		refuse(p, "descriptor too small (%u bytes)", desc->size);
+		return -1;
+	}
+	snprintf(p->abi, sizeof p->abi, "%u.%u", desc->abi_major,
+	         desc->abi_minor);
+	if (desc->abi_major != MCPD_ABI_MAJOR) {
+		refuse(p, "ABI major %u, host speaks %u", desc->abi_major,
+		       MCPD_ABI_MAJOR);
+		return -1;
+	}
+	if (desc->abi_minor > MCPD_ABI_MINOR) {
+		refuse(p, "ABI minor %u is newer than the host's %u.%u",
+		       desc->abi_minor, MCPD_ABI_MAJOR, MCPD_ABI_MINOR);
+		return -1;
+	}
+	size_t need = offsetof(struct mcpd_plugin_desc, fini) + sizeof desc->fini;
+	if (desc->size < need) {
+		refuse(p, "descriptor too small (%u bytes, ABI 1.0 needs %zu)",
+		       desc->size, need);
+		return -1;
+	}
+	p->desc = desc;
+	return 0;
+}
+
+static int check_identity(struct mcpd *d, struct mcpd_plugin *p)
+{
+	const struct mcpd_plugin_desc *desc = p->desc;
+	if (!valid_name(desc->name, 63, 0)) {
+		refuse(p, "invalid plugin name \"%s\" (want [a-z0-9_.-], at "
+		       "most 63 bytes)", desc->name ? desc->name : "");
+		return -1;
+	}
+	p->name = strdup(desc->name);
+	p->version = strdup(desc->version ? desc->version : "0");
+	p->description = strdup(desc->description ? desc->description : "");
+	p->flags = desc->flags;
+	struct mcpd_plugin *other = map_get(d->plugins_by_name, p->name);
+	if (other) {
+		refuse(p, "duplicate plugin name \"%s\" (already loaded from %s)",
+		       p->name, other->file);
+		return -1;
+	}
+	if (!desc->init) {
+		refuse(p, "descriptor has no init function");
+		return -1;
+	}
+	return 0;
+}
+
+static void free_caps(struct mcpd_plugin *p)
+{
+	for (size_t i = 0; i < p->ncaps; i++)
+		capdef_free(p->caps[i]);
+	free(p->caps);
+	p->caps = NULL;
+	p->ncaps = 0;
+}
+
+static int init_plugin(struct mcpd *d, struct mcpd_plugin *p)
+{
+	json_t *conf = json_object_get(d->cfg.plugins, p->name);
+	p->config = conf ? json_incref(conf) : json_object();
+	p->in_init = 1;
+	int rc = p->desc->init(&host_table, p);
+	p->in_init = 0;
+	if (rc < 0) {
+		/* A capability error recorded during init is the real cause. */
+		if (p->reason[0]) {
+			char inner[sizeof p->reason];
+			memcpy(inner, p->reason, sizeof inner);
+			p->reason[0] = '\0';
+			refuse(p, "init failed: %.480s", inner);
+		} else {
+			refuse(p, "init failed: %s", host_table.strerror(rc));
+		}
+		return -1;
+	}
+	if (p->reason[0]) {
+		/* init ignored a refused capability: still refuse the plugin
+		 * rather than serve half of what it meant to declare. */
+		if (p->desc->fini)
+			p->desc->fini(p);
+		return -1;
+	}
+	return 0;
+}
+
+static void register_caps(struct mcpd *d, struct mcpd_plugin *p)
+{
+	for (size_t i = 0; i < p->ncaps; i++) {
+		struct capdef *c = p->caps[i];
+		int max = c->max_concurrency ? (int)c->max_concurrency
+		                             : d->cfg.default_concurrency;
+		if (router_add_provider(d->router, c, max) < 0)
+			log_msg(LOG_ERROR, p->name, NULL,
+			        "cannot register capability %s", c->name);
+	}
+}
+
+static void plugin_free(struct mcpd_plugin *p)
+{
+	if (!p)
+		return;
+	free_caps(p);
+	if (p->dl)
+		dlclose(p->dl);
+	json_decref(p->config);
+	free(p->file);
+	free(p->name);
+	free(p->version);
+	free(p->description);
+	p->magic = 0;
+	free(p);
+}
+
+static int keep_record(struct mcpd *d, struct mcpd_plugin *p)
+{
+	struct mcpd_plugin **np =
+		realloc(d->plugins, (d->nplugins + 1) * sizeof *np);
+	if (!np)
+		return -1;
+	d->plugins = np;
+	d->plugins[d->nplugins++] = p;
+	return 0;
+}
+
+static void load_one(struct mcpd *d, const char *path)
+{
+	struct mcpd_plugin *p = calloc(1, sizeof *p);
+	if (!p || !(p->file = strdup(path))) {
+		free(p);
+		return;
+	}
+	p->magic = PLUGIN_MAGIC;
+	p->d = d;
+	if (open_descriptor(d, p) == 0 && check_identity(d, p) == 0 &&
+	    init_plugin(d, p) == 0) {
+		p->loaded = 1;
+		p->loaded_at_ms = now_ms();
+		map_put(d->plugins_by_name, p->name, p);
+		register_caps(d, p);
+		d->plugins_loaded++;
+		log_msg(LOG_INFO, p->name, NULL,
+		        "loaded %s version %s (ABI %s, %zu capabilities)",
+		        path, p->version, p->abi, p->ncaps);
+	} else {
+		log_msg(LOG_WARN, p->name, NULL, "refused %s: %s", path,
+		        p->reason);
+		free_caps(p);
+		if (p->dl) {
+			dlclose(p->dl);
+			p->dl = NULL;
+		}
+		p->desc = NULL;
+	}
+	if (keep_record(d, p) < 0)
+		plugin_free(p);
+}
+
+static int has_so_suffix(const char *name)
+{
+	size_t n = strlen(name);
+	return n > 3 && strcmp(name + n - 3, ".so") == 0;
+}
+
+static int cmp_str(const void *a, const void *b)
+{
+	return strcmp(*(char *const *)a, *(char *const *)b);
+}
+
+static void load_dir(struct mcpd *d, const char *dir)
+{
+	DIR *dh = opendir(dir);
+	if (!dh) {
+		log_warn("plugin dir %s: %s", dir, strerror(errno));
+		return;
+	}
+	char **names = NULL;
+	size_t n = 0;
+	struct dirent *de;
+	while ((de = readdir(dh))) {
+		if (de->d_name[0] == '.' || !has_so_suffix(de->d_name))
+			continue;
+		char **nn = realloc(names, (n + 1) * sizeof *nn);
+		if (!nn)
+			break;
+		names = nn;
+		names[n++] = strdup(de->d_name);
+	}
+	closedir(dh);
+	qsort(names, n, sizeof *names, cmp_str);
+	for (size_t i = 0; i < n; i++) {
+		char path[4096];
+		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
+		if (names[i])
+			load_one(d, path);
+		free(names[i]);
+	}
+	free(names);
+}
+
+int plugins_load_all(struct mcpd *d)
+{
+	for (int i = 0; i < d->cfg.n_plugin_dirs; i++)
+		load_dir(d, d->cfg.plugin_dirs[i]);
+	return (int)d->plugins_loaded;
+}
+
+void plugins_unload_all(struct mcpd *d)
+{
+	/* Newest first, so a plugin outlives none it was loaded before. */
+	for (size_t i = d->nplugins; i-- > 0;) {
+		struct mcpd_plugin *p = d->plugins[i];
+		if (p->loaded && p->desc && p->desc->fini)
+			p->desc->fini(p);
+		plugin_free(p);
+	}
+	free(d->plugins);
+	d->plugins = NULL;
+	d->nplugins = d->plugins_loaded = 0;
+}
+
+json_t *plugin_to_json(const struct mcpd_plugin *p)
+{
+	json_t *j = json_object();
+	if (p->name)
+		json_object_set_new(j, "name", json_string(p->name));
+	if (p->version)
+		json_object_set_new(j, "version", json_string(p->version));
+	if (p->description)
+		json_object_set_new(j, "description", json_string(p->description));
+	json_object_set_new(j, "file", json_string(p->file));
+	json_object_set_new(j, "status",
+	                    json_string(p->loaded ? "loaded" : "refused"));
+	if (!p->loaded)
+		json_object_set_new(j, "reason", json_string(p->reason));
+	if (p->abi[0])
+		json_object_set_new(j, "abi", json_string(p->abi));
+	json_t *caps = json_array();
+	for (size_t i = 0; i < p->ncaps; i++)
+		json_array_append_new(caps, json_string(p->caps[i]->name));
+	json_object_set_new(j, "capabilities", caps);
+	if (p->loaded) {
+		char when[32];
+		time_iso(p->loaded_at_ms, when);
+		json_object_set_new(j, "loaded_at", json_string(when));
+		json_object_set_new(j, "resident",
+		                    json_boolean(p->flags & MCPD_PLUGIN_RESIDENT));
+	}
+	return j;
+}
