@@ -30,22 +30,32 @@ struct http_limits {
 /*
  * Called on the loop for each complete request. The handler answers it now
  * or later with http_req_reply*() or a stream; until then the request stays
- * valid unless the client goes away (see http_req_on_close).
+ * valid unless the client goes away (see http_req_on_close). Once the reply
+ * is finished (reply*, stream_end) the request belongs to the server again:
+ * drop every pointer to it. A second reply is logged and ignored, but only
+ * until the connection's next request starts. Handlers and callbacks must
+ * not call http_server_free.
  */
 typedef void (*http_handler_fn)(struct http_req *req, void *ud);
 
+/* limits may be NULL; zero fields take defaults (1 MiB body, 16 KiB head,
+ * 60 s idle, 1024 connections). Sets SIGPIPE to ignored if it was default. */
 struct http_server *http_server_new(struct event_base *base,
                                     const struct http_limits *limits,
                                     http_handler_fn handler, void *ud);
 /*
  * Listen on host:port (numeric IPv4 or IPv6 address, or "localhost"); port 0
  * picks a free one. *bound_port receives the port. 0 or -1 with errno set.
+ * "localhost" (and NULL or "" for any address) binds every address it
+ * names, on one port. May be called again to listen on more addresses.
  */
 int http_server_listen(struct http_server *s, const char *host, int port,
                        int *bound_port);
-/* Stop accepting new connections; existing ones continue. */
+/* Stop accepting new connections; existing ones continue, but every reply
+ * from now on carries Connection: close. */
 void http_server_stop_accepting(struct http_server *s);
-/* Number of requests that are received but not yet fully answered. */
+/* Number of requests that are received but not yet fully answered, on
+ * connections still open. */
 int http_server_pending(const struct http_server *s);
 /* Close every connection and free. NULL is a no-op. */
 void http_server_free(struct http_server *s);
@@ -91,7 +101,9 @@ void http_req_stream_end(struct http_req *r);
  * Called once if the connection closes before the request is finished
  * (client gone, server freed). After the callback returns the request is
  * freed: the handler must drop every pointer to it. Setting it again
- * replaces the previous one; NULL clears it.
+ * replaces the previous one; NULL clears it. Without a callback the request
+ * outlives its connection until the handler finishes it: the reply is
+ * discarded and stream_write returns -1.
  */
 void http_req_on_close(struct http_req *r,
                        void (*cb)(struct http_req *r, void *ud), void *ud);

@@ -90,4 +90,8 @@ int store_kv_del(struct store *s, const char *plugin, const char *key);
 /* Entries in the tasks database (committed + pending on the loop thread). */
 size_t store_task_count(struct store *s);
 
+/* Current map size in bytes: it doubles on its own as the data grows
+ * (for /metrics and tests). Any thread. */
+size_t store_map_size(const struct store *s);
+
 #endif
