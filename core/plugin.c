@@ -422,15 +422,16 @@ static void load_dir(struct mcpd *d, const char *dir)
 		if (!nn)
 			break;
 		names = nn;
-		names[n++] = strdup(de->d_name);
+		if (!(names[n] = strdup(de->d_name)))
+			break;
+		n++;
 	}
 	closedir(dh);
 	qsort(names, n, sizeof *names, cmp_str);
 	for (size_t i = 0; i < n; i++) {
 		char path[4096];
 		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		if (names[i])
-			load_one(d, path);
+		load_one(d, path);
 		free(names[i]);
 	}
 	free(names);

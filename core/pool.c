@@ -135,8 +135,13 @@ int pool_stop(struct pool *p, int timeout_ms, pool_fn drop)
 		free(j);
 		j = next;
 	}
-	if (stuck)
+	if (stuck) {
+		/* The process is about to exit: let the stuck threads go
+		 * rather than wait on them. */
+		for (int i = 0; i < p->nthreads; i++)
+			pthread_detach(p->threads[i]);
 		return stuck;
+	}
 	for (int i = 0; i < p->nthreads; i++)
 		pthread_join(p->threads[i], NULL);
 	p->nthreads = 0;

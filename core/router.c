@@ -328,5 +328,5 @@ void router_outcome(struct router *r, struct provider *p, int ok, int64_t now)
 const char *breaker_name(enum breaker_state s)
 {
 	static const char *const names[] = {"closed", "open", "half_open"};
-	return names[s];
+	return (unsigned)s < 3 ? names[s] : "unknown";
 }
