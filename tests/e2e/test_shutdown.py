@@ -1,0 +1,140 @@
+#!/usr/bin/env python3
+"""SIGTERM drains: a running task is finished before mcpd exits 0; when the
+drain timeout runs out, mcpd still exits 0 promptly and the unfinished task
+is neither lost nor left "running"."""
+
+import os
+import signal
+import sys
+import threading
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from mcpdtest import (FINAL, SLOW, Daemon, diag, done_testing, http_request,
+                      is_, ok)
+
+
+def probe_while_draining(d):
+    """New work during the drain: 503 shutting_down, or a connection
+    refused at once -- never a connection left hanging until exit."""
+    t0 = time.monotonic()
+    try:
+        st, _, body = http_request(d.port, "POST", "/v1/tasks",
+                                   {"capability": "echo"}, timeout=5)
+    except OSError as e:
+        took = time.monotonic() - t0
+        ok(isinstance(e, ConnectionRefusedError) and took < 0.5 * SLOW,
+           "a new connection while draining is refused at once "
+           "(%s after %.2f s)" % (type(e).__name__, took))
+        return
+    code = body.get("error", {}).get("code") if isinstance(body, dict) \
+        else None
+    is_((st, code), (503, "shutting_down"),
+        "a submission while draining is 503 shutting_down")
+    st, _, _ = http_request(d.port, "GET", "/readyz", timeout=5)
+    is_(st, 503, "readyz is 503 while draining")
+
+
+class Waiter:
+    """A long-poll and an event stream on one task, in threads."""
+
+    def __init__(self, d, tid):
+        self.wait_status = None
+        self.last_event = None
+        self.threads = [threading.Thread(target=f, args=(d, tid), daemon=True)
+                        for f in (self.poll, self.stream)]
+        for t in self.threads:
+            t.start()
+        time.sleep(0.2)  # both requests are in before the signal
+
+    def poll(self, d, tid):
+        try:
+            st, _, body = d.get("/v1/tasks/%s?wait=30" % tid, timeout=40)
+            self.wait_status = body.get("status") if st == 200 else st
+        except OSError as e:
+            self.wait_status = str(e)
+
+    def stream(self, d, tid):
+        try:
+            _, _, evs, _ = d.events(tid, 20)
+            data = evs[-1].get("data") if evs else {}
+            self.last_event = (data.get("type"), data.get("status"))
+        except OSError as e:
+            self.last_event = str(e)
+
+    def join(self):
+        for t in self.threads:
+            t.join(30 * SLOW)
+
+
+def test_drain():
+    d = Daemon()
+    tid = d.submit_ok("sleep", {"ms": 2000})
+    ok(d.wait_status(tid, ("running",), 5), "the sleep 2000 task runs")
+    waiter = Waiter(d, tid)
+    t0 = time.monotonic()
+    d.kill(signal.SIGTERM)
+    time.sleep(0.1)
+    probe_while_draining(d)
+    rc = d.wait(15)
+    waiter.join()
+    is_(waiter.wait_status, "succeeded",
+        "a long-poll open across SIGTERM gets the finished task")
+    is_(waiter.last_event, ("status", "succeeded"),
+        "an event stream open across SIGTERM ends with the final status")
+    took = time.monotonic() - t0
+    is_(rc, 0, "mcpd exits 0 after draining")
+    ok(took >= 1.5, "...after the running task finished (%.2f s)" % took)
+    d.start()
+    t = d.task(tid)
+    is_(t.get("status"), "succeeded", "after restart the task is succeeded")
+    is_(t.get("result"), {"slept_ms": 2000}, "...with its result")
+    is_(t.get("attempts"), 1, "...in one attempt")
+    is_(d.stop(), 0, "mcpd exits 0 on SIGTERM when idle")
+
+
+def test_drain_timeout():
+    d = Daemon(config={"drain_timeout_ms": 500})
+    tid = d.submit_ok("sleep", {"ms": 60000})
+    queued = d.submit_ok("echo", {"never": "mind"})
+    ok(d.wait_status(tid, ("running",), 5), "the sleep 60000 task runs")
+    t0 = time.monotonic()
+    d.kill(signal.SIGTERM)
+    rc = d.wait(10)
+    took = time.monotonic() - t0
+    is_(rc, 0, "mcpd exits 0 when the drain times out")
+    ok(took < 3 * SLOW, "...within about 3 s (%.2f s)" % took)
+    d.start()
+    t = d.task(tid)
+    s = t.get("status")
+    diag("after restart the task is %s: %r" % (s, t.get("error")))
+    ok(s is not None, "the interrupted task is not lost")
+    if s in FINAL:
+        ok(s != "succeeded" and isinstance(t.get("error"), dict)
+           and t["error"].get("message"),
+           "it ended with a clear error")
+    else:
+        # Requeued by its retry policy: it must really be running again,
+        # which cancelling it proves.
+        st, _, body = d.delete("/v1/tasks/%s" % tid)
+        is_((st, body.get("status")), (200, "cancelled"),
+            "it was requeued and runs again (cancel works)")
+    is_(d.wait_task(queued, 10).get("status"), "succeeded",
+        "the echo task submitted before SIGTERM is done")
+    is_(d.stop(), 0, "mcpd exits 0 on SIGTERM")
+
+
+def test_sigint():
+    d = Daemon()
+    d.kill(signal.SIGINT)
+    is_(d.wait(10), 0, "SIGINT on an idle daemon exits 0")
+
+
+def main():
+    for t in (test_drain, test_drain_timeout, test_sigint):
+        diag(t.__name__)
+        t()
+    done_testing()
+
+
+main()
