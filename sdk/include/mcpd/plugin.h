@@ -138,9 +138,13 @@ struct mcpd_plugin_desc {
  *
  * A blocking handler must finish the task -- task_complete() or
  * task_fail() -- before it returns; if it returns without doing so the task
- * fails with "handler returned without a result". A loop handler may finish
- * the task later from the loop (e.g. from a host timer); until then the
+ * fails with "handler returned without a result". Its worker slot stays
+ * taken until it returns, even after a timeout or cancel.
+ *
+ * A loop handler may finish the task later from the loop; until then the
  * task counts against the capability's concurrency and its timeout runs.
+ * Even after a timeout or cancel it must still call task_complete() or
+ * task_fail() eventually: that call is what releases the handle.
  *
  * Return 0, or a negative MCPD_E_* which fails the task (if not already
  * finished) with that error.
@@ -243,7 +247,11 @@ struct mcpd_host {
 	 */
 	int (*kv_get)(struct mcpd_plugin *self, const char *key, json_t **out);
 
-	/* Write `key` (borrows value). Durable with the loop's next commit. */
+	/*
+	 * Write `key` (borrows value). On the loop: durable with the loop's
+	 * next commit. On a worker: returns once the write is committed, so
+	 * a following kv_get sees it.
+	 */
 	int (*kv_put)(struct mcpd_plugin *self, const char *key,
 	              const json_t *value);
 
