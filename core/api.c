@@ -166,21 +166,6 @@ static int query_int(struct mcpd *d, struct http_req *req, const char *name,
 	return 0;
 }
 
-/* The stored form of a task that is no longer live; NULL if unknown. */
-static json_t *stored_task(struct mcpd *d, const uint8_t id[16],
-                           const char *hex)
-{
-	char *text = NULL;
-	size_t len;
-	if (store_task_get(d->store, id, &text, &len) != 0)
-		return NULL;
-	json_t *j = json_loadb(text, len, 0, NULL);
-	free(text);
-	if (j)
-		task_json_add_links(j, hex);
-	return j;
-}
-
 /* ---- tasks ---- */
 
 static void post_task(struct mcpd *d, struct http_req *req)
@@ -290,7 +275,7 @@ static void get_task(struct mcpd *d, struct http_req *req, const char *hex,
 		wait_for(d, req, t, wait);
 		return;
 	}
-	json_t *j = t ? task_to_json(t, 0) : stored_task(d, id, hex);
+	json_t *j = sched_task_json(d, hex, id);
 	if (!j) {
 		reply_error(d, req, 404, "not_found", NULL, "no task %s", hex);
 		return;
@@ -306,7 +291,7 @@ static void delete_task(struct mcpd *d, struct http_req *req, const char *hex,
 		reply_durable(d, req, 200, task_to_json(t, 0), NULL);
 		return;
 	}
-	json_t *j = t ? task_to_json(t, 0) : stored_task(d, id, hex);
+	json_t *j = sched_task_json(d, hex, id);
 	if (!j) {
 		reply_error(d, req, 404, "not_found", NULL, "no task %s", hex);
 		return;
@@ -465,12 +450,12 @@ static void task_events(struct mcpd *d, struct http_req *req, const char *hex,
                         const uint8_t id[16])
 {
 	struct task *t = sched_find(d, hex);
-	json_t *stored = t ? NULL : stored_task(d, id, hex);
-	if (!t && !stored) {
+	json_t *known = t ? NULL : sched_task_json(d, hex, id);
+	if (!t && !known) {
 		reply_error(d, req, 404, "not_found", NULL, "no task %s", hex);
 		return;
 	}
-	json_decref(stored);
+	json_decref(known);
 	struct stream *s = calloc(1, sizeof *s);
 	if (!s) {
 		reply_error(d, req, 500, "internal", NULL, "out of memory");

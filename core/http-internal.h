@@ -51,7 +51,8 @@ struct http_server *http_server_new(struct event_base *base,
  */
 int http_server_listen(struct http_server *s, const char *host, int port,
                        int *bound_port);
-/* Stop accepting new connections; existing ones continue, but every reply
+/* Close the listening sockets (new clients are refused at once); existing
+ * connections continue, but every reply
  * from now on carries Connection: close. */
 void http_server_stop_accepting(struct http_server *s);
 /* Number of requests that are received but not yet fully answered, on

@@ -1479,7 +1479,12 @@ void http_server_stop_accepting(struct http_server *s)
 		return;
 	s->stopped = 1;
 	event_del(s->accept_retry);
-	server_listeners_enable(s, 0);
+	/* Close the sockets rather than only stop accepting: a client
+	 * connecting now is refused at once instead of hanging in the
+	 * backlog until the process exits. */
+	for (int i = 0; i < s->nlisteners; i++)
+		evconnlistener_free(s->listeners[i]);
+	s->nlisteners = 0;
 }
 
 int http_server_pending(const struct http_server *s)

@@ -104,6 +104,7 @@ struct mcpd {
 
 	struct mcpd_task *live; /* attempts not yet released */
 	uint64_t task_seq;
+	int workers_busy; /* blocking attempts whose handler has not returned */
 	int draining;
 	int ready;
 	int bound_port;
@@ -143,6 +144,8 @@ struct submit_error {
  */
 int sched_submit(struct mcpd *d, const json_t *body, json_t **out,
                  int *created, struct submit_error *err);
+/* The API form of a task, live or stored (new reference); NULL if none. */
+json_t *sched_task_json(struct mcpd *d, const char *hex, const uint8_t id[16]);
 /* The task by hex id: a live one, or NULL. */
 struct task *sched_find(struct mcpd *d, const char *hex);
 /* Cancel; 0, or -1 if it is already final. */

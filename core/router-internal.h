@@ -65,10 +65,12 @@ void capq_remove(struct capq *q, struct task *t);
  * Take the best task that has a free provider now: highest priority, then
  * oldest. Returns it (removed from the queue) with *prov, or NULL.
  * *retry_at gets the monotonic time at which an open breaker half-opens
- * (0 if none), so the caller can try again then.
+ * (0 if none), so the caller can try again then. Without `blocking_ok`
+ * (no worker thread is free) providers of blocking handlers are skipped.
  */
 struct task *router_take(struct router *r, struct capq *q, int64_t now,
-                         struct provider **prov, int64_t *retry_at);
+                         int blocking_ok, struct provider **prov,
+                         int64_t *retry_at);
 /* Record an attempt's outcome on its provider (breaker and success rate). */
 void router_outcome(struct router *r, struct provider *p, int ok, int64_t now);
 const char *breaker_name(enum breaker_state s);

@@ -261,11 +261,13 @@ static int available(struct router *r, struct provider *p, int64_t now,
 
 static struct provider *pick(struct router *r, struct capq *q,
                              const struct task *t, int64_t now,
-                             int64_t *retry_at)
+                             int blocking_ok, int64_t *retry_at)
 {
 	struct provider *best = NULL;
 	for (size_t i = 0; i < q->nprov; i++) {
 		struct provider *p = q->provs[i];
+		if (!blocking_ok && (p->cap->flags & MCPD_CAP_BLOCKING))
+			continue;
 		if (!attrs_match(p->cap->attributes, t->match) ||
 		    !available(r, p, now, retry_at))
 			continue;
@@ -279,7 +281,8 @@ static struct provider *pick(struct router *r, struct capq *q,
 }
 
 struct task *router_take(struct router *r, struct capq *q, int64_t now,
-                         struct provider **prov, int64_t *retry_at)
+                         int blocking_ok, struct provider **prov,
+                         int64_t *retry_at)
 {
 	*retry_at = 0;
 	if (!q->len)
@@ -289,14 +292,15 @@ struct task *router_take(struct router *r, struct capq *q, int64_t now,
 	 * stall the whole queue. */
 	struct task *chosen = NULL;
 	struct provider *cp = NULL;
-	if ((cp = pick(r, q, q->heap[0], now, retry_at))) {
+	if ((cp = pick(r, q, q->heap[0], now, blocking_ok, retry_at))) {
 		chosen = q->heap[0];
 	} else {
 		for (size_t i = 1; i < q->len; i++) {
 			struct task *t = q->heap[i];
 			if (chosen && !better(t, chosen))
 				continue;
-			struct provider *p = pick(r, q, t, now, retry_at);
+			struct provider *p = pick(r, q, t, now, blocking_ok,
+			                          retry_at);
 			if (p) {
 				chosen = t;
 				cp = p;

@@ -335,9 +335,14 @@ static void start(struct mcpd *d, struct task *t, struct provider *p)
 	arm_timer(d, t, t->timeout_ms);
 
 	if (a->blocking) {
-		if (pool_submit(d->pool, run_blocking, a) < 0)
+		d->workers_busy++;
+		if (pool_submit(d->pool, run_blocking, a) < 0) {
+			d->workers_busy--;
+			a->returned = 1;
+			release_slot(a);
 			attempt_finish(a, 0, NULL, "internal",
 			               "the worker pool is not running");
+		}
 		return;
 	}
 	int rc = a->cap->handler(a, a->cap->ud);
@@ -360,7 +365,11 @@ static void dispatch(struct mcpd *d, struct capq *q)
 	int64_t retry_at = 0;
 	if (d->draining || !q)
 		return;
-	while ((t = router_take(d->router, q, mono_ms(), &p, &retry_at)))
+	/* A blocking attempt starts only with a worker free for it, so its
+	 * timeout never runs while it waits for a thread. */
+	while ((t = router_take(d->router, q, mono_ms(),
+	                        d->workers_busy < d->cfg.workers, &p,
+	                        &retry_at)))
 		start(d, t, p);
 	if (retry_at) {
 		/* An open breaker half-opens later: look again then. */
@@ -438,6 +447,7 @@ void sched_handle_msg(struct mcpd *d, struct msg *m)
 		break;
 	case MSG_RETURNED:
 		a->returned = 1;
+		d->workers_busy--;
 		release_slot(a);
 		if (!atomic_load(&a->finished)) {
 			/* The handler returned with no outcome: that is a
@@ -454,7 +464,11 @@ void sched_handle_msg(struct mcpd *d, struct msg *m)
 		host_kv_run(d, m->kv);
 		break;
 	}
-	dispatch(d, q);
+	/* A worker came free: any capability may be waiting for one. */
+	if (m->type == MSG_RETURNED)
+		sched_dispatch_all(d);
+	else
+		dispatch(d, q);
 }
 
 /* ---- submit ---- */
@@ -531,16 +545,11 @@ static int check_input(const struct capq *q, const json_t *input,
 	return 0;
 }
 
-/* The existing task of an idempotency key, as JSON; NULL if none. */
-static json_t *find_idempotent(struct mcpd *d, const char *key)
+json_t *sched_task_json(struct mcpd *d, const char *hex, const uint8_t id[16])
 {
-	uint8_t id[16];
-	char hex[33], *text = NULL;
-	size_t len;
-	if (store_idem_get(d->store, key, id) != 0)
-		return NULL;
-	task_id_hex(id, hex);
 	struct task *t = sched_find(d, hex);
+	char *text = NULL;
+	size_t len;
 	if (t)
 		return task_to_json(t, 0);
 	if (store_task_get(d->store, id, &text, &len) != 0)
@@ -550,6 +559,17 @@ static json_t *find_idempotent(struct mcpd *d, const char *key)
 	if (j)
 		task_json_add_links(j, hex);
 	return j;
+}
+
+/* The existing task of an idempotency key, as JSON; NULL if none. */
+static json_t *find_idempotent(struct mcpd *d, const char *key)
+{
+	uint8_t id[16];
+	char hex[33];
+	if (store_idem_get(d->store, key, id) != 0)
+		return NULL;
+	task_id_hex(id, hex);
+	return sched_task_json(d, hex, id);
 }
 
 static int validate_submit(struct mcpd *d, const json_t *body,

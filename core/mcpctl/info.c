@@ -43,48 +43,48 @@ static void plugin_row(struct table *t, const json_t *p)
 	free(what);
 }
 
-static int fetch_list(struct ctl *ctl, const char *path, const char *key,
-                      json_t **doc, json_t **items)
+/* One listing: GET path, then the JSON as is, or a table with a row a
+ * member of doc[key]. */
+static int show_list(struct ctl *ctl, const char *path, const char *key,
+                     const char *const *head, int ncols,
+                     void (*row)(struct table *, const json_t *))
 {
-	int rc = api_call(ctl, "GET", path, NULL, API_TIMEOUT_MS, NULL, doc);
+	json_t *doc, *items, *it;
+	size_t i;
+	int rc = api_call(ctl, "GET", path, NULL, API_TIMEOUT_MS, NULL, &doc);
 
 	if (rc != EXIT_OK)
 		return rc;
-	*items = json_object_get(*doc, key);
-	if (ctl->json || json_is_array(*items))
+	items = json_object_get(doc, key);
+	if (ctl->json) {
+		print_json(stdout, doc);
+		json_decref(doc);
 		return EXIT_OK;
-	warnx("the server's answer has no \"%s\" array", key);
-	json_decref(*doc);
-	return EXIT_SERVER;
+	}
+	if (!json_is_array(items)) {
+		warnx("the server's answer has no \"%s\" array", key);
+		json_decref(doc);
+		return EXIT_SERVER;
+	}
+	struct table *t = table_new(ncols, head);
+	json_array_foreach(items, i, it)
+		row(t, it);
+	if (table_rows(t))
+		table_print(t, stdout);
+	else
+		printf("no %s\n", key);
+	table_free(t);
+	json_decref(doc);
+	return EXIT_OK;
 }
 
 int cmd_plugins(struct ctl *ctl, const struct args *a)
 {
 	static const char *const head[] = { "NAME", "VERSION", "STATUS",
 	                                    "CAPABILITIES/REASON" };
-	json_t *doc, *items, *p;
-	struct table *t;
-	size_t i;
-	int rc = fetch_list(ctl, "/v1/plugins", "plugins", &doc, &items);
 
 	(void)a;
-	if (rc != EXIT_OK)
-		return rc;
-	if (ctl->json) {
-		print_json(stdout, doc);
-		json_decref(doc);
-		return EXIT_OK;
-	}
-	t = table_new(4, head);
-	json_array_foreach(items, i, p)
-		plugin_row(t, p);
-	if (table_rows(t))
-		table_print(t, stdout);
-	else
-		puts("no plugins");
-	table_free(t);
-	json_decref(doc);
-	return EXIT_OK;
+	return show_list(ctl, "/v1/plugins", "plugins", head, 4, plugin_row);
 }
 
 /* "sleep, py (open)": a provider whose breaker is not closed says so. */
@@ -140,30 +140,10 @@ int cmd_capabilities(struct ctl *ctl, const struct args *a)
 {
 	static const char *const head[] = { "NAME", "VERSION", "PROVIDERS",
 	                                    "QUEUED", "DESCRIPTION" };
-	json_t *doc, *items, *c;
-	struct table *t;
-	size_t i;
-	int rc = fetch_list(ctl, "/v1/capabilities", "capabilities", &doc,
-	                    &items);
 
 	(void)a;
-	if (rc != EXIT_OK)
-		return rc;
-	if (ctl->json) {
-		print_json(stdout, doc);
-		json_decref(doc);
-		return EXIT_OK;
-	}
-	t = table_new(5, head);
-	json_array_foreach(items, i, c)
-		capability_row(t, c);
-	if (table_rows(t))
-		table_print(t, stdout);
-	else
-		puts("no capabilities");
-	table_free(t);
-	json_decref(doc);
-	return EXIT_OK;
+	return show_list(ctl, "/v1/capabilities", "capabilities", head, 5,
+	                 capability_row);
 }
 
 /* ---- health ---- */

@@ -463,12 +463,13 @@ class Daemon:
             return t if t and t.get("status") in statuses else None
         return wait_until(probe, timeout, 0.02)
 
-    def events(self, tid, timeout=15.0):
+    def events(self, tid, timeout=15.0, on_event=None):
         """Read the task's SSE stream to its end.
 
         Returns (status, headers, events, ended) where events is a list of
         dicts {"id", "event", "data"} (data parsed as JSON) and ended tells
-        whether the server closed the stream before `timeout`.
+        whether the server closed the stream before `timeout`. on_event,
+        if given, is called with each event as it arrives.
         """
         conn = http.client.HTTPConnection(HOST, self.port,
                                           timeout=timeout * SLOW)
@@ -495,6 +496,8 @@ class Daemon:
                         if "data" in cur:
                             cur["data"] = _parse(cur["data"].encode())
                         evs.append(cur)
+                        if on_event:
+                            on_event(cur)
                     cur = {}
                 elif line.startswith(":"):
                     continue

@@ -3,6 +3,7 @@
 drain timeout runs out, mcpd still exits 0 promptly and the unfinished task
 is neither lost nor left "running"."""
 
+import http.client
 import os
 import signal
 import sys
@@ -41,26 +42,32 @@ class Waiter:
     def __init__(self, d, tid):
         self.wait_status = None
         self.last_event = None
+        self.streaming = threading.Event()
         self.threads = [threading.Thread(target=f, args=(d, tid), daemon=True)
-                        for f in (self.poll, self.stream)]
-        for t in self.threads:
-            t.start()
-        time.sleep(0.2)  # both requests are in before the signal
+                        for f in (self.stream, self.poll)]
+        self.threads[0].start()
+        # Events flowing prove the daemon accepts and serves connections;
+        # then the long-poll goes in, and has time to be read.
+        ok(self.streaming.wait(5 * SLOW), "the event stream is open")
+        self.threads[1].start()
+        time.sleep(0.3 * SLOW)
 
     def poll(self, d, tid):
         try:
             st, _, body = d.get("/v1/tasks/%s?wait=30" % tid, timeout=40)
             self.wait_status = body.get("status") if st == 200 else st
-        except OSError as e:
-            self.wait_status = str(e)
+        except (OSError, http.client.HTTPException) as e:
+            self.wait_status = "%s: %s" % (type(e).__name__, e)
 
     def stream(self, d, tid):
         try:
-            _, _, evs, _ = d.events(tid, 20)
+            _, _, evs, _ = d.events(tid, 20,
+                                    on_event=lambda e: self.streaming.set())
             data = evs[-1].get("data") if evs else {}
             self.last_event = (data.get("type"), data.get("status"))
-        except OSError as e:
-            self.last_event = str(e)
+        except (OSError, http.client.HTTPException) as e:
+            self.last_event = "%s: %s" % (type(e).__name__, e)
+        self.streaming.set()
 
     def join(self):
         for t in self.threads:
