@@ -134,7 +134,9 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	struct mcpd *d = arg;
 	int running = sched_running(d);
-	if (running == 0) {
+	/* The answers a finished task released (long-polls, the last event
+	 * of a stream) must reach their sockets before the loop ends. */
+	if (running == 0 && http_server_unflushed(d->http) == 0) {
 		log_info("drained: no task running");
 		stop_loop(d);
 		return;
@@ -217,8 +219,7 @@ static int start_http(struct mcpd *d)
 	}
 	const char *h = d->cfg.listen_host;
 	int v6 = strchr(h, ':') != NULL;
-	log_info("listening on %s%s%s:%d", v6 ? "[" : "", h, v6 ? "]" : "",
-	         d->bound_port);
+	/* http.c logs the listen; stdout tells whoever started us the port. */
 	printf("mcpd listening on http://%s%s%s:%d\n", v6 ? "[" : "", h,
 	       v6 ? "]" : "", d->bound_port);
 	fflush(stdout);

@@ -55,6 +55,8 @@ int http_server_listen(struct http_server *s, const char *host, int port,
  * connections continue, but every reply
  * from now on carries Connection: close. */
 void http_server_stop_accepting(struct http_server *s);
+/* Connections with reply bytes not yet written to their socket. */
+int http_server_unflushed(const struct http_server *s);
 /* Number of requests that are received but not yet fully answered, on
  * connections still open. */
 int http_server_pending(const struct http_server *s);

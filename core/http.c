@@ -1487,6 +1487,14 @@ void http_server_stop_accepting(struct http_server *s)
 	s->nlisteners = 0;
 }
 
+int http_server_unflushed(const struct http_server *s)
+{
+	int n = 0;
+	for (const struct http_conn *c = s ? s->conns : NULL; c; c = c->next)
+		n += evbuffer_get_length(bufferevent_get_output(c->bev)) > 0;
+	return n;
+}
+
 int http_server_pending(const struct http_server *s)
 {
 	return s ? s->pending : 0;
