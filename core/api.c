@@ -128,7 +128,7 @@ static json_t *read_body(struct mcpd *d, struct http_req *req)
 		return NULL;
 	}
 	json_error_t jerr;
-	json_t *j = json_loadb(body, len, 0, &jerr);
+	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!j) {
 		reply_error(d, req, 400, "invalid_json",
 		            json_pack("{s:i, s:i}", "line", jerr.line, "column",

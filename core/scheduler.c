@@ -413,14 +413,22 @@ static void conclude(struct mcpd *d, struct mcpd_task *a)
 	retry_or_finish(d, t, TASK_FAILED);
 }
 
+/* Whole numbers stay integers in JSON: 150, not 150.0. */
+static json_t *number(double v)
+{
+	if (v == (double)(json_int_t)v)
+		return json_integer((json_int_t)v);
+	return json_real(v);
+}
+
 static void on_progress(struct mcpd *d, struct msg *m)
 {
 	struct task *t = m->attempt->task;
 	if (!t)
 		return;
 	json_decref(t->progress);
-	t->progress = json_pack("{s:f, s:f, s:s?}", "done", m->done, "total",
-	                        m->total, "message", m->text);
+	t->progress = json_pack("{s:o, s:o, s:s?}", "done", number(m->done),
+	                        "total", number(m->total), "message", m->text);
 	/* Events at most ten a second: the task itself holds the latest. */
 	int64_t now = mono_ms();
 	if (now - t->last_progress_ms < 100 && !(m->total > 0 && m->done >= m->total))
