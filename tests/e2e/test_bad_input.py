@@ -26,6 +26,8 @@ def test_json(d):
     is_error(post_raw(d, "{\"capability\": echo}"), 400, "invalid_json",
              "JSON with a bare word is 400")
     is_error(post_raw(d, ""), 400, "invalid_json", "an empty body is 400")
+    is_error(post_raw(d, '{"capability": "echo", "capability": "sleep"}'),
+             400, "invalid_json", "a duplicate key is 400 invalid_json")
     for body in ("[1, 2]", "\"echo\"", "42", "null"):
         is_error(post_raw(d, body), 400, "invalid_json",
                  "a non-object body %s is 400 invalid_json" % body)
