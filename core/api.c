@@ -217,7 +217,7 @@ static void waiter_answer(struct waiter *wt, struct task *t)
 	struct http_req *req = wt->req;
 	http_req_on_close(req, NULL, NULL);
 	if (t)
-		reply_json(wt->d, req, 200, task_to_json(t, 0));
+		reply_json(wt->d, req, 200, task_api_json(t));
 	else
 		reply_error(wt->d, req, 503, "shutting_down", NULL,
 		            "the daemon is shutting down");
@@ -251,7 +251,7 @@ static void wait_for(struct mcpd *d, struct http_req *req, struct task *t,
 	struct waiter *wt = calloc(1, sizeof *wt);
 	if (!wt || !(wt->timer = evtimer_new(d->base, waiter_timeout, wt))) {
 		free(wt);
-		reply_json(d, req, 200, task_to_json(t, 0));
+		reply_json(d, req, 200, task_api_json(t));
 		return;
 	}
 	wt->w.fn = waiter_event;
@@ -288,7 +288,7 @@ static void delete_task(struct mcpd *d, struct http_req *req, const char *hex,
 {
 	struct task *t = sched_find(d, hex);
 	if (t && sched_cancel(d, t) == 0) {
-		reply_durable(d, req, 200, task_to_json(t, 0), NULL);
+		reply_durable(d, req, 200, task_api_json(t), NULL);
 		return;
 	}
 	json_t *j = sched_task_json(d, hex, id);
@@ -390,11 +390,9 @@ struct stream {
 	uint32_t skip; /* Last-Event-ID: events up to it were seen */
 };
 
-static int write_event(struct http_req *req, uint32_t seq, const char *json,
-                       size_t len)
+static int write_event(struct http_req *req, uint32_t seq, const char *type,
+                       const char *json, size_t len)
 {
-	json_t *ev = json_loadb(json, len, 0, NULL);
-	const char *type = json_string_value(json_object_get(ev, "type"));
 	char head[96];
 	int n = snprintf(head, sizeof head, "id: %u\nevent: %s\ndata: ", seq,
 	                 type ? type : "message");
@@ -403,7 +401,6 @@ static int write_event(struct http_req *req, uint32_t seq, const char *json,
 		rc = http_req_stream_write(req, json, len);
 	if (rc == 0)
 		rc = http_req_stream_write(req, "\n\n", 2);
-	json_decref(ev);
 	return rc;
 }
 
@@ -412,7 +409,12 @@ static int replay_one(uint32_t seq, const char *json, size_t len, void *ud)
 	struct stream *s = ud;
 	if (seq <= s->skip)
 		return 0;
-	return write_event(s->req, seq, json, len) < 0;
+	json_t *ev = json_loadb(json, len, 0, NULL);
+	int rc = write_event(s->req, seq,
+	                     json_string_value(json_object_get(ev, "type")),
+	                     json, len);
+	json_decref(ev);
+	return rc < 0;
 }
 
 static void stream_free(struct stream *s)
@@ -430,7 +432,9 @@ static void stream_event(struct watcher *w, struct task *t, json_t *ev,
 		char *text = json_dumps(ev, JSON_COMPACT);
 		uint32_t seq = (uint32_t)json_integer_value(json_object_get(ev, "seq"));
 		if (text)
-			write_event(s->req, seq, text, strlen(text));
+			write_event(s->req, seq,
+			            json_string_value(json_object_get(ev, "type")),
+			            text, strlen(text));
 		free(text);
 	}
 	if (final) {

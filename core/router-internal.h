@@ -68,9 +68,8 @@ void capq_remove(struct capq *q, struct task *t);
  * (0 if none), so the caller can try again then. Without `blocking_ok`
  * (no worker thread is free) providers of blocking handlers are skipped.
  */
-struct task *router_take(struct router *r, struct capq *q, int64_t now,
-                         int blocking_ok, struct provider **prov,
-                         int64_t *retry_at);
+struct task *router_take(struct capq *q, int64_t now, int blocking_ok,
+                         struct provider **prov, int64_t *retry_at);
 /* Record an attempt's outcome on its provider (breaker and success rate). */
 void router_outcome(struct router *r, struct provider *p, int ok, int64_t now);
 const char *breaker_name(enum breaker_state s);

@@ -241,8 +241,7 @@ void capq_remove(struct capq *q, struct task *t)
 
 /* ---- picking a provider ---- */
 
-static int available(struct router *r, struct provider *p, int64_t now,
-                     int64_t *retry_at)
+static int available(struct provider *p, int64_t now, int64_t *retry_at)
 {
 	if (p->running >= p->max)
 		return 0;
@@ -255,13 +254,11 @@ static int available(struct router *r, struct provider *p, int64_t now,
 		p->breaker = BREAKER_HALF_OPEN;
 	}
 	/* Half open: one trial attempt at a time. */
-	(void)r;
 	return p->breaker != BREAKER_HALF_OPEN || p->running == 0;
 }
 
-static struct provider *pick(struct router *r, struct capq *q,
-                             const struct task *t, int64_t now,
-                             int blocking_ok, int64_t *retry_at)
+static struct provider *pick(struct capq *q, const struct task *t,
+                             int64_t now, int blocking_ok, int64_t *retry_at)
 {
 	struct provider *best = NULL;
 	for (size_t i = 0; i < q->nprov; i++) {
@@ -269,7 +266,7 @@ static struct provider *pick(struct router *r, struct capq *q,
 		if (!blocking_ok && (p->cap->flags & MCPD_CAP_BLOCKING))
 			continue;
 		if (!attrs_match(p->cap->attributes, t->match) ||
-		    !available(r, p, now, retry_at))
+		    !available(p, now, retry_at))
 			continue;
 		int free_p = p->max - p->running;
 		int free_b = best ? best->max - best->running : -1;
@@ -280,9 +277,8 @@ static struct provider *pick(struct router *r, struct capq *q,
 	return best;
 }
 
-struct task *router_take(struct router *r, struct capq *q, int64_t now,
-                         int blocking_ok, struct provider **prov,
-                         int64_t *retry_at)
+struct task *router_take(struct capq *q, int64_t now, int blocking_ok,
+                         struct provider **prov, int64_t *retry_at)
 {
 	*retry_at = 0;
 	if (!q->len)
@@ -292,15 +288,14 @@ struct task *router_take(struct router *r, struct capq *q, int64_t now,
 	 * stall the whole queue. */
 	struct task *chosen = NULL;
 	struct provider *cp = NULL;
-	if ((cp = pick(r, q, q->heap[0], now, blocking_ok, retry_at))) {
+	if ((cp = pick(q, q->heap[0], now, blocking_ok, retry_at))) {
 		chosen = q->heap[0];
 	} else {
 		for (size_t i = 1; i < q->len; i++) {
 			struct task *t = q->heap[i];
 			if (chosen && !better(t, chosen))
 				continue;
-			struct provider *p = pick(r, q, t, now, blocking_ok,
-			                          retry_at);
+			struct provider *p = pick(q, t, now, blocking_ok, retry_at);
 			if (p) {
 				chosen = t;
 				cp = p;

@@ -81,7 +81,6 @@ void sched_flush(struct mcpd *d)
 		next = t->dirty_next;
 		t->dirty = 0;
 		json_t *j = task_to_json(t, 0);
-		json_object_del(j, "links");
 		char *text = json_dumps(j, JSON_COMPACT);
 		json_decref(j);
 		if (!text || store_task_put(d->store, t->id, text, strlen(text)) < 0)
@@ -367,9 +366,8 @@ static void dispatch(struct mcpd *d, struct capq *q)
 		return;
 	/* A blocking attempt starts only with a worker free for it, so its
 	 * timeout never runs while it waits for a thread. */
-	while ((t = router_take(d->router, q, mono_ms(),
-	                        d->workers_busy < d->cfg.workers, &p,
-	                        &retry_at)))
+	while ((t = router_take(q, mono_ms(), d->workers_busy < d->cfg.workers,
+	                        &p, &retry_at)))
 		start(d, t, p);
 	if (retry_at) {
 		/* An open breaker half-opens later: look again then. */
@@ -559,7 +557,7 @@ json_t *sched_task_json(struct mcpd *d, const char *hex, const uint8_t id[16])
 	char *text = NULL;
 	size_t len;
 	if (t)
-		return task_to_json(t, 0);
+		return task_api_json(t);
 	if (store_task_get(d->store, id, &text, &len) != 0)
 		return NULL;
 	json_t *j = json_loadb(text, len, 0, NULL);
@@ -667,7 +665,7 @@ int sched_submit(struct mcpd *d, const json_t *body, json_t **out,
 	q->submitted++;
 	enqueue(d, t);
 	set_status(d, t, TASK_QUEUED, NULL);
-	*out = task_to_json(t, 0);
+	*out = task_api_json(t);
 	*created = 1;
 	dispatch(d, q);
 	return 0;

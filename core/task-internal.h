@@ -77,8 +77,10 @@ struct task *task_new(void);
 void task_free(struct task *t);
 void task_set_error(struct task *t, const char *code, const char *msg);
 
-/* The API form (new reference). `summary` omits input and result. */
+/* The stored form (new reference). `summary` omits input and result. */
 json_t *task_to_json(const struct task *t, int summary);
+/* The API form: the stored form with "links" (new reference). */
+json_t *task_api_json(const struct task *t);
 /* Rebuild a task from the stored API form (new task, or NULL). */
 struct task *task_from_json(const json_t *j);
 /* Add "links" to a stored task object (in place). */

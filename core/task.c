@@ -208,7 +208,14 @@ json_t *task_to_json(const struct task *t, int summary)
 	if (t->status == TASK_QUEUED)
 		set_time(j, "not_before", t->not_before_ms);
 	json_object_set_new(j, "event_count", json_integer(t->event_count));
-	task_json_add_links(j, t->hex);
+	return j;
+}
+
+json_t *task_api_json(const struct task *t)
+{
+	json_t *j = task_to_json(t, 0);
+	if (j)
+		task_json_add_links(j, t->hex);
 	return j;
 }
 

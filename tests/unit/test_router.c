@@ -113,7 +113,7 @@ static void test_order(void)
 	for (int i = 0; i < N; i++) {
 		struct provider *p = NULL;
 		int64_t retry_at = -1;
-		struct task *t = router_take(r, q, 1000, 1, &p, &retry_at);
+		struct task *t = router_take(q, 1000, 1, &p, &retry_at);
 		if (t != ts[want[i]] || p != q->provs[0] || retry_at != 0 ||
 		    t->in_queue) {
 			in_order = 0;
@@ -124,7 +124,7 @@ static void test_order(void)
 	ok(in_order, "router_take yields priority first, then age");
 	struct provider *p;
 	int64_t retry_at;
-	ok(router_take(r, q, 1000, 1, &p, &retry_at) == NULL && retry_at == 0,
+	ok(router_take(q, 1000, 1, &p, &retry_at) == NULL && retry_at == 0,
 	   "an empty queue yields nothing");
 	for (int i = 0; i < N; i++)
 		task_free(ts[i]);
@@ -168,36 +168,36 @@ static void test_pick(void)
 
 	pa->running = 3; /* 1 free */
 	pb->running = 0; /* 2 free */
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == t && p == pb,
+	ok(router_take(q, 0, 1, &p, &retry_at) == t && p == pb,
 	   "most free concurrency wins (b: 2 free over a: 1)");
 	capq_push(q, t);
 	pa->running = 0; /* 4 free */
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == t && p == pa,
+	ok(router_take(q, 0, 1, &p, &retry_at) == t && p == pa,
 	   "most free concurrency wins (a: 4 free over b: 2)");
 
 	capq_push(q, t);
 	pa->running = 2; /* both 2 free */
 	pa->success = 0.5;
 	pb->success = 0.9;
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == t && p == pb,
+	ok(router_take(q, 0, 1, &p, &retry_at) == t && p == pb,
 	   "equal free slots: better success rate wins (b)");
 	capq_push(q, t);
 	pa->success = 0.95;
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == t && p == pa,
+	ok(router_take(q, 0, 1, &p, &retry_at) == t && p == pa,
 	   "equal free slots: better success rate wins (a)");
 
 	capq_push(q, t);
 	pa->running = 4;
 	pb->running = 2;
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == NULL,
+	ok(router_take(q, 0, 1, &p, &retry_at) == NULL,
 	   "running >= max on every provider: nothing taken");
 	is_int(retry_at, 0, "and no retry time (only breakers give one)");
 	ok(t->in_queue && q->len == 1, "the task stays queued");
 	pa->running = 5; /* above max, as after a reload lowered it */
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == NULL,
+	ok(router_take(q, 0, 1, &p, &retry_at) == NULL,
 	   "running above max blocks too");
 	pb->running = 1;
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == t && p == pb,
+	ok(router_take(q, 0, 1, &p, &retry_at) == t && p == pb,
 	   "a freed slot is used");
 
 	/* A match narrows the choice. */
@@ -205,11 +205,11 @@ static void test_pick(void)
 	capq_push(q, t);
 	pa->running = 3;
 	pb->running = 0;
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == t && p == pa,
+	ok(router_take(q, 0, 1, &p, &retry_at) == t && p == pa,
 	   "the match picks a although b has more free slots");
 	capq_push(q, t);
 	pa->running = 4;
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == NULL,
+	ok(router_take(q, 0, 1, &p, &retry_at) == NULL,
 	   "the only matching provider is busy: nothing, b is not used");
 	ok(router_can_match(q, t->match), "router_can_match: a matches");
 	json_t *none = json_pack("{s:s}", "name", "z");
@@ -234,21 +234,21 @@ static void test_pick(void)
 	capq_push(q, any1);
 	capq_push(q, mid);
 	ok(q->heap[0] == head, "the blocked task is at the head");
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == any1 && p == pb,
+	ok(router_take(q, 0, 1, &p, &retry_at) == any1 && p == pb,
 	   "the best task b can run is taken past the blocked head");
 	pb->running = 1;
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == any2 && p == pb,
+	ok(router_take(q, 0, 1, &p, &retry_at) == any2 && p == pb,
 	   "then the next one (same priority, younger)");
 	pb->running = 2;
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == NULL,
+	ok(router_take(q, 0, 1, &p, &retry_at) == NULL,
 	   "b full too: nothing");
 	pb->running = 1;
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == low && p == pb,
+	ok(router_take(q, 0, 1, &p, &retry_at) == low && p == pb,
 	   "then the lowest priority one");
 	ok(q->len == 2 && q->heap[0] == head && head->in_queue && mid->in_queue,
 	   "the blocked tasks keep their place");
 	pa->running = 3;
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == head && p == pa,
+	ok(router_take(q, 0, 1, &p, &retry_at) == head && p == pa,
 	   "a frees a slot: the head runs on a");
 	capq_remove(q, mid);
 	ok(q->len == 0 && !mid->in_queue, "capq_remove empties the queue");
@@ -384,28 +384,28 @@ static void test_breaker(void)
 
 	capq_push(q, t1);
 	capq_push(q, t2);
-	ok(router_take(r, q, now + 10, 1, &p, &retry_at) == NULL,
+	ok(router_take(q, now + 10, 1, &p, &retry_at) == NULL,
 	   "open: router_take skips the provider");
 	is_int(retry_at, now + COOL, "and reports when it half-opens");
-	ok(router_take(r, q, now + COOL - 1, 1, &p, &retry_at) == NULL &&
+	ok(router_take(q, now + COOL - 1, 1, &p, &retry_at) == NULL &&
 	   retry_at == now + COOL, "still open 1 ms before the cooldown ends");
 
-	ok(router_take(r, q, now + COOL, 1, &p, &retry_at) == t1 && p == pv,
+	ok(router_take(q, now + COOL, 1, &p, &retry_at) == t1 && p == pv,
 	   "after the cooldown one trial is allowed");
 	is_int(pv->breaker, BREAKER_HALF_OPEN, "half open");
 	pv->running++; /* what the scheduler does when it starts t1 */
-	ok(router_take(r, q, now + COOL, 1, &p, &retry_at) == NULL,
+	ok(router_take(q, now + COOL, 1, &p, &retry_at) == NULL,
 	   "half open: exactly one trial at a time although max is 2");
 	is_int(retry_at, 0, "no retry time while the trial runs");
 	pv->running--;
 	router_outcome(r, pv, 1, now + COOL + 5);
 	is_int(pv->breaker, BREAKER_CLOSED, "the trial succeeded: closed");
 	is_int(pv->fails, 0, "failure count reset");
-	ok(router_take(r, q, now + COOL + 5, 1, &p, &retry_at) == t2 && p == pv,
+	ok(router_take(q, now + COOL + 5, 1, &p, &retry_at) == t2 && p == pv,
 	   "closed: tasks flow again");
 	pv->running++;
 	capq_push(q, t1);
-	ok(router_take(r, q, now + COOL + 5, 1, &p, &retry_at) == t1 && p == pv,
+	ok(router_take(q, now + COOL + 5, 1, &p, &retry_at) == t1 && p == pv,
 	   "closed: up to max concurrently");
 	pv->running = 0;
 
@@ -415,7 +415,7 @@ static void test_breaker(void)
 		router_outcome(r, pv, 0, t0);
 	is_int(pv->breaker, BREAKER_OPEN, "open again");
 	capq_push(q, t1);
-	ok(router_take(r, q, t0 + COOL, 1, &p, &retry_at) == t1 &&
+	ok(router_take(q, t0 + COOL, 1, &p, &retry_at) == t1 &&
 	   pv->breaker == BREAKER_HALF_OPEN, "half open, trial taken");
 	pv->running++;
 	router_outcome(r, pv, 0, t0 + COOL + 20);
@@ -424,13 +424,13 @@ static void test_breaker(void)
 	is_int(pv->open_until, t0 + COOL + 20 + COOL,
 	       "for a full cooldown from the failure");
 	capq_push(q, t1);
-	ok(router_take(r, q, t0 + COOL + 21, 1, &p, &retry_at) == NULL &&
+	ok(router_take(q, t0 + COOL + 21, 1, &p, &retry_at) == NULL &&
 	   retry_at == t0 + 2 * COOL + 20, "skipped, retry_at reported");
 
 	/* A second provider keeps the capability served while one is open. */
 	struct capdef *c2 = capdef_make("brk", NULL);
 	router_add_provider(r, c2, 1);
-	ok(router_take(r, q, t0 + COOL + 21, 1, &p, &retry_at) == t1 &&
+	ok(router_take(q, t0 + COOL + 21, 1, &p, &retry_at) == t1 &&
 	   p == q->provs[1], "another provider takes the task meanwhile");
 
 	task_free(t1);
@@ -456,14 +456,14 @@ static void test_blocking(void)
 	int64_t retry_at;
 
 	capq_push(q, t);
-	ok(router_take(r, q, 0, 1, &p, &retry_at) == t && p == pblk,
+	ok(router_take(q, 0, 1, &p, &retry_at) == t && p == pblk,
 	   "workers free: the blocking provider with more room wins");
 	capq_push(q, t);
-	ok(router_take(r, q, 0, 0, &p, &retry_at) == t && p == ploop,
+	ok(router_take(q, 0, 0, &p, &retry_at) == t && p == ploop,
 	   "no worker free: the loop provider takes the task");
 	capq_push(q, t);
 	ploop->running = 1;
-	ok(router_take(r, q, 0, 0, &p, &retry_at) == NULL && q->len == 1,
+	ok(router_take(q, 0, 0, &p, &retry_at) == NULL && q->len == 1,
 	   "no worker free and the loop provider full: the task waits");
 	capq_remove(q, t);
 	task_free(t);
