@@ -522,12 +522,82 @@ static void list_capabilities(struct mcpd *d, struct http_req *req)
 	reply_json(d, req, 200, json_pack("{s:o}", "capabilities", arr));
 }
 
+/* Serving and refused records, then the generations still draining. */
 static void list_plugins(struct mcpd *d, struct http_req *req)
 {
 	json_t *arr = json_array();
 	for (size_t i = 0; i < d->nplugins; i++)
 		json_array_append_new(arr, plugin_to_json(d->plugins[i]));
-	reply_json(d, req, 200, json_pack("{s:o}", "plugins", arr));
+	for (size_t i = 0; i < d->nretiring; i++)
+		json_array_append_new(arr, plugin_to_json(d->retiring[i]));
+	json_t *j = json_pack("{s:o}", "plugins", arr);
+	if (d->last_reload)
+		json_object_set(j, "last_reload", d->last_reload);
+	reply_json(d, req, 200, j);
+}
+
+/* ---- reload ---- */
+
+struct reload_req {
+	struct reload_waiter w; /* first: the waiter callback gets this */
+	struct mcpd *d;
+	struct http_req *req;
+};
+
+static void reload_answer(struct reload_waiter *w, const json_t *out)
+{
+	struct reload_req *r = (struct reload_req *)w;
+	struct mcpd *d = r->d;
+	http_req_on_close(r->req, NULL, NULL);
+	const char *status = json_string_value(json_object_get(out, "status"));
+	if (status && strcmp(status, "ok") == 0) {
+		reply_json(d, r->req, 200, json_deep_copy(out));
+	} else {
+		json_t *e = json_array_get(json_object_get(out, "errors"), 0);
+		const char *file = json_string_value(json_object_get(e, "file"));
+		const char *why = json_string_value(json_object_get(e, "reason"));
+		int down = d->draining;
+		reply_error(d, r->req, down ? 503 : 422,
+		            down ? "shutting_down" : "reload_failed",
+		            json_deep_copy(out), "%s%s%s%s", down ? "" : "reload "
+		            "failed, the running set keeps serving: ",
+		            file ? file : "", file ? ": " : "", why ? why : "");
+	}
+	free(r);
+}
+
+static void reload_closed(struct http_req *req, void *arg)
+{
+	(void)req;
+	struct reload_req *r = arg;
+	reload_waiter_cancel(r->d, &r->w);
+	free(r);
+}
+
+/* POST /v1/reload[?wait=1]: the same transaction as SIGHUP. With wait,
+ * the answer comes once the replaced generations are retired (or past
+ * their drain timeout). */
+static void post_reload(struct mcpd *d, struct http_req *req)
+{
+	long wait;
+	if (query_int(d, req, "wait", 0, 1, 0, &wait) < 0)
+		return;
+	if (d->draining) {
+		reply_error(d, req, 503, "shutting_down", NULL,
+		            "the daemon is shutting down");
+		return;
+	}
+	struct reload_req *r = calloc(1, sizeof *r);
+	if (!r) {
+		reply_error(d, req, 500, "internal", NULL, "out of memory");
+		return;
+	}
+	r->w.fn = reload_answer;
+	r->w.wait_drain = (int)wait;
+	r->d = d;
+	r->req = req;
+	http_req_on_close(req, reload_closed, r);
+	reload_request(d, &r->w);
 }
 
 static void readyz(struct mcpd *d, struct http_req *req)
@@ -641,6 +711,7 @@ static const struct route routes[] = {
 	{"/v1/tasks", M_GET | M_POST, list_tasks, post_task},
 	{"/v1/capabilities", M_GET, list_capabilities, NULL},
 	{"/v1/plugins", M_GET, list_plugins, NULL},
+	{"/v1/reload", M_POST, NULL, post_reload},
 };
 
 void api_handle(struct http_req *req, void *ud)

@@ -33,6 +33,7 @@ struct config {
 	size_t map_size_mb;        /* LMDB map; default 1024 */
 	int max_connections;       /* default 1024 */
 	json_t *plugins;           /* object: plugin name -> its config block */
+	json_t *services;          /* object: service iface -> default plugin */
 };
 
 /* Defaults above; plugins = {}. */
@@ -46,7 +47,8 @@ void config_free(struct config *c);
  * drain_timeout_ms, max_body_bytes, max_json_depth, queue_limit,
  * default_timeout_ms, max_timeout_ms, default_concurrency, max_retries,
  * retry_base_ms, retry_max_ms, breaker_failures, breaker_cooldown_ms,
- * map_size_mb, max_connections, plugins (object of objects).
+ * map_size_mb, max_connections, plugins (object of objects), services
+ * (object: interface name -> plugin name).
  * 0, or -1 with a one-line reason naming the key in err
  * (e.g. "config: workers: must be an integer from 1 to 256").
  */
@@ -64,5 +66,22 @@ int config_add_plugin_dir(struct config *c, const char *dir);
 void config_clear_plugin_dirs(struct config *c);
 /* Replace state_dir. */
 void config_set_state_dir(struct config *c, const char *dir);
+
+/*
+ * The daemon's command line on top of c: --config FILE first, whatever its
+ * place, then the other flags. 0 to go on; 1 after --version or --help
+ * (printed to stdout); -1 with a one-line reason in err.
+ */
+int config_from_argv(struct config *c, int argc, char **argv, char *err,
+                     size_t errlen);
+
+/*
+ * Keys that only a restart applies (listen, state_dir, workers,
+ * map_size_mb, max_connections, max_body_bytes): their names, comma
+ * separated, where `next` differs from `cur`, into out ("" if none); then
+ * next takes cur's values for them. 
+ */
+void config_keep_restart_keys(const struct config *cur, struct config *next,
+                              char *out, size_t outlen);
 
 #endif

@@ -5,10 +5,13 @@
  */
 #include "config-internal.h"
 
+#include "mcpd/plugin.h"
+
 #include "log-internal.h"
 
 #include <arpa/inet.h>
 #include <errno.h>
+#include <getopt.h>
 #include <limits.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -50,6 +53,7 @@ void config_init(struct config *c)
 	c->map_size_mb = 1024;
 	c->max_connections = 1024;
 	c->plugins = json_object();
+	c->services = json_object();
 }
 
 void config_clear_plugin_dirs(struct config *c)
@@ -70,6 +74,8 @@ void config_free(struct config *c)
 	c->state_dir = NULL;
 	json_decref(c->plugins);
 	c->plugins = NULL;
+	json_decref(c->services);
+	c->services = NULL;
 }
 
 int config_add_plugin_dir(struct config *c, const char *dir)
@@ -99,12 +105,15 @@ static int config_copy(struct config *dst, const struct config *src)
 	dst->n_plugin_dirs = 0;
 	dst->state_dir = NULL;
 	dst->plugins = NULL;
+	dst->services = NULL;
 	for (int i = 0; i < src->n_plugin_dirs; i++)
 		if (config_add_plugin_dir(dst, src->plugin_dirs[i]))
 			goto fail;
 	if (src->state_dir && !(dst->state_dir = strdup(src->state_dir)))
 		goto fail;
 	if (src->plugins && !(dst->plugins = json_deep_copy(src->plugins)))
+		goto fail;
+	if (src->services && !(dst->services = json_deep_copy(src->services)))
 		goto fail;
 	return 0;
 fail:
@@ -226,7 +235,7 @@ int config_set_listen(struct config *c, const char *addr, char *err,
 /* ---- Keys ---------------------------------------------------------- */
 
 enum key_kind { K_INT, K_SIZE, K_LISTEN, K_DIRS, K_STATE_DIR, K_LEVEL,
-                K_PLUGINS };
+                K_PLUGINS, K_SERVICES };
 
 static const struct key {
 	const char *name;
@@ -241,6 +250,7 @@ static const struct key {
 	{"state_dir", K_STATE_DIR, 0, 0, 0},
 	{"log_level", K_LEVEL, 0, 0, 0},
 	{"plugins", K_PLUGINS, 0, 0, 0},
+	{"services", K_SERVICES, 0, 0, 0},
 	INT_KEY(workers, 1, 256),
 	INT_KEY(drain_timeout_ms, 0, 3600000),
 	SIZE_KEY(max_body_bytes, 1024, 1024LL * 1024 * 1024),
@@ -332,6 +342,32 @@ static int set_plugins(struct config *c, const json_t *v, char *err,
 	return 0;
 }
 
+static int set_services(struct config *c, const json_t *v, char *err,
+                        size_t errlen)
+{
+	if (!json_is_object(v)) {
+		set_err(err, errlen, "config: services: must be an object");
+		return -1;
+	}
+	const char *iface;
+	const json_t *name;
+	json_object_foreach((json_t *)v, iface, name) {
+		if (!json_is_string(name) || !json_string_length(name)) {
+			set_err(err, errlen, "config: services.%s: must be a "
+			        "plugin name", iface);
+			return -1;
+		}
+	}
+	json_t *copy = json_deep_copy(v);
+	if (!copy) {
+		set_err(err, errlen, "config: services: out of memory");
+		return -1;
+	}
+	json_decref(c->services);
+	c->services = copy;
+	return 0;
+}
+
 static int set_listen_key(struct config *c, const json_t *v, char *err,
                           size_t errlen)
 {
@@ -381,6 +417,7 @@ static int set_key(struct config *c, const struct key *k, const json_t *v,
 	case K_SIZE: return set_number(c, k, v, err, errlen);
 	case K_DIRS: return set_dirs(c, v, err, errlen);
 	case K_PLUGINS: return set_plugins(c, v, err, errlen);
+	case K_SERVICES: return set_services(c, v, err, errlen);
 	case K_LISTEN: return set_listen_key(c, v, err, errlen);
 	case K_LEVEL: return set_level(c, v, err, errlen);
 	case K_STATE_DIR: return set_state_dir(c, v, err, errlen);
@@ -469,4 +506,134 @@ int config_load_file(struct config *c, const char *path, char *err,
 	int rc = config_apply_json(c, root, err, errlen);
 	json_decref(root);
 	return rc;
+}
+
+/* ---- the command line ---------------------------------------------- */
+
+enum { OPT_CONFIG = 1, OPT_LISTEN, OPT_PLUGIN_DIR, OPT_STATE_DIR,
+       OPT_LOG_LEVEL, OPT_VERSION, OPT_HELP };
+
+static const struct option options[] = {
+	{"config", required_argument, NULL, OPT_CONFIG},
+	{"listen", required_argument, NULL, OPT_LISTEN},
+	{"plugin-dir", required_argument, NULL, OPT_PLUGIN_DIR},
+	{"state-dir", required_argument, NULL, OPT_STATE_DIR},
+	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
+	{"version", no_argument, NULL, OPT_VERSION},
+	{"help", no_argument, NULL, OPT_HELP},
+	{NULL, 0, NULL, 0},
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+	        "usage: mcpd [options]\n"
+	        "  --config FILE       JSON configuration (see config/mcpd.json);\n"
+	        "                      re-read on SIGHUP\n"
+	        "  --listen ADDR:PORT  listen address (default 127.0.0.1:8080;\n"
+	        "                      port 0 picks a free port and prints it)\n"
+	        "  --plugin-dir DIR    scan DIR for plugins (repeatable; replaces\n"
+	        "                      the config's plugin_dirs)\n"
+	        "  --state-dir DIR     LMDB state directory (default ./state)\n"
+	        "  --log-level LEVEL   error, warn, info or debug\n"
+	        "  --version           print the version and exit\n"
+	        "  --help              print this help and exit\n");
+}
+
+int config_from_argv(struct config *c, int argc, char **argv, char *err,
+                     size_t errlen)
+{
+	for (int i = 1; i < argc; i++) {
+		const char *file = NULL;
+		if (strcmp(argv[i], "--config") == 0 && i + 1 < argc)
+			file = argv[i + 1];
+		else if (strncmp(argv[i], "--config=", 9) == 0)
+			file = argv[i] + 9;
+		if (file && config_load_file(c, file, err, errlen) < 0)
+			return -1;
+	}
+	int dirs_from_flags = 0, opt;
+	opterr = 0;
+	optind = 0; /* a full rescan: this runs again at each reload */
+	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+		switch (opt) {
+		case OPT_CONFIG:
+			break;
+		case OPT_LISTEN: {
+			char why[256];
+			if (config_set_listen(c, optarg, why, sizeof why) < 0) {
+				set_err(err, errlen, "--listen: %s", why);
+				return -1;
+			}
+			break;
+		}
+		case OPT_PLUGIN_DIR:
+			if (!dirs_from_flags++)
+				config_clear_plugin_dirs(c);
+			if (config_add_plugin_dir(c, optarg) < 0) {
+				set_err(err, errlen, "--plugin-dir: at most %d "
+				        "directories", CONFIG_MAX_PLUGIN_DIRS);
+				return -1;
+			}
+			break;
+		case OPT_STATE_DIR:
+			config_set_state_dir(c, optarg);
+			break;
+		case OPT_LOG_LEVEL:
+			if ((c->log_level = log_level_parse(optarg)) < 0) {
+				set_err(err, errlen, "--log-level: must be error, "
+				        "warn, info or debug");
+				return -1;
+			}
+			break;
+		case OPT_VERSION:
+			printf("mcpd %s (plugin ABI %d.%d)\n", MCPD_VERSION,
+			       MCPD_ABI_MAJOR, MCPD_ABI_MINOR);
+			return 1;
+		case OPT_HELP:
+			usage(stdout);
+			return 1;
+		default:
+			set_err(err, errlen, "unknown or incomplete option %s "
+			        "(see --help)", argv[optind - 1]);
+			return -1;
+		}
+	}
+	if (optind < argc) {
+		set_err(err, errlen, "unexpected argument %s (see --help)",
+		        argv[optind]);
+		return -1;
+	}
+	return 0;
+}
+
+static void note_key(char *out, size_t outlen, const char *key)
+{
+	size_t n = strlen(out);
+	snprintf(out + n, outlen - n, "%s%s", n ? "," : "", key);
+}
+
+void config_keep_restart_keys(const struct config *cur, struct config *next,
+                              char *out, size_t outlen)
+{
+	out[0] = '\0';
+	if (strcmp(cur->listen_host, next->listen_host) != 0 ||
+	    cur->listen_port != next->listen_port)
+		note_key(out, outlen, "listen");
+	memcpy(next->listen_host, cur->listen_host, sizeof next->listen_host);
+	next->listen_port = cur->listen_port;
+	if (strcmp(cur->state_dir, next->state_dir) != 0) {
+		note_key(out, outlen, "state_dir");
+		config_set_state_dir(next, cur->state_dir);
+	}
+#define KEEP(f)                                       \
+	if (cur->f != next->f) {                      \
+		note_key(out, outlen, #f);            \
+		next->f = cur->f;                     \
+	}
+	KEEP(workers)
+	KEEP(map_size_mb)
+	KEEP(max_connections)
+	KEEP(max_body_bytes)
+#undef KEEP
 }

@@ -154,6 +154,7 @@ static void begin_drain(struct mcpd *d, const char *why)
 	if (d->draining)
 		return;
 	log_info("%s: draining (up to %d ms)", why, d->cfg.drain_timeout_ms);
+	sd_notify_send("STOPPING=1");
 	d->draining = 1;
 	d->ready = 0;
 	http_server_stop_accepting(d->http);
@@ -169,8 +170,7 @@ static void on_signal(evutil_socket_t sig, short what, void *arg)
 	(void)what;
 	struct mcpd *d = arg;
 	if (sig == SIGHUP) {
-		log_warn("SIGHUP: hot reload is not part of this build; "
-		         "restart to load new plugins");
+		reload_request(d, NULL);
 		return;
 	}
 	begin_drain(d, sig == SIGTERM ? "SIGTERM" : "SIGINT");
@@ -244,6 +244,7 @@ int mcpd_start(struct mcpd *d)
 	d->loop_thread = pthread_self();
 	d->ac_tail = &d->ac_head;
 	pthread_mutex_init(&d->mq_lock, NULL);
+	pthread_mutex_init(&d->reg_lock, NULL);
 	log_set_level(d->cfg.log_level);
 	if (evthread_use_pthreads() < 0 || !(d->base = event_base_new())) {
 		fprintf(stderr, "mcpd: cannot create the event loop\n");
@@ -253,11 +254,12 @@ int mcpd_start(struct mcpd *d)
 	d->commit_ev = event_new(d->base, -1, 0, on_commit, d);
 	d->tasks = map_new();
 	d->plugins_by_name = map_new();
+	d->generations = map_new();
 	d->router = router_new(d->cfg.breaker_failures,
 	                       d->cfg.breaker_cooldown_ms);
 	d->pool = pool_new(d->cfg.workers);
 	if (!d->mq_ev || !d->commit_ev || !d->tasks || !d->plugins_by_name ||
-	    !d->router || !d->pool) {
+	    !d->generations || !d->router || !d->pool || reload_init(d) < 0) {
 		fprintf(stderr, "mcpd: out of memory at start-up\n");
 		return -1;
 	}
@@ -274,6 +276,7 @@ int mcpd_start(struct mcpd *d)
 	if (start_http(d) < 0 || add_signals(d) < 0)
 		return -1;
 	d->ready = 1;
+	sd_notify_send("READY=1");
 	return 0;
 }
 
@@ -308,6 +311,7 @@ void mcpd_free(struct mcpd *d)
 		}
 		pool_free(d->pool);
 	}
+	reload_free(d);
 	http_server_free(d->http);
 	if (d->tasks) {
 		on_messages(-1, 0, d);
@@ -320,6 +324,7 @@ void mcpd_free(struct mcpd *d)
 	router_free(d->router);
 	map_free(d->tasks);
 	map_free(d->plugins_by_name);
+	map_free(d->generations);
 	for (int i = 0; i < 3; i++)
 		free_event(&d->sig_ev[i]);
 	free_event(&d->drain_ev);
@@ -330,5 +335,6 @@ void mcpd_free(struct mcpd *d)
 		event_base_free(d->base);
 	libevent_global_shutdown();
 	pthread_mutex_destroy(&d->mq_lock);
+	pthread_mutex_destroy(&d->reg_lock);
 	config_free(&d->cfg);
 }

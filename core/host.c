@@ -3,12 +3,14 @@
  * call checks its handle's magic first. Task calls may come from a worker
  * thread; they touch only the attempt's atomics and post to the loop.
  */
+#include <event2/event.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "log-internal.h"
+#include "map-internal.h"
 #include "mcpd-internal.h"
 #include "plugin-internal.h"
 #include "store-internal.h"
@@ -256,6 +258,184 @@ static int host_kv_del(struct mcpd_plugin *self, const char *key)
 	return kv_write(self, key, NULL);
 }
 
+/* ---- timers (loop thread only) ---- */
+
+static void timer_unlink(struct mcpd_timer *t)
+{
+	struct mcpd_plugin *p = t->plugin;
+	if (t->prev)
+		t->prev->next = t->next;
+	else
+		p->timers = t->next;
+	if (t->next)
+		t->next->prev = t->prev;
+	event_free(t->ev);
+	t->magic = 0;
+}
+
+static void on_plugin_timer(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct mcpd_timer *t = arg;
+	void (*fn)(void *) = t->fn;
+	void *fn_arg = t->arg;
+	/* Gone before the call, so fn may start new timers or stop any. */
+	timer_unlink(t);
+	free(t);
+	fn(fn_arg);
+}
+
+static int on_loop_thread(const struct mcpd *d)
+{
+	return pthread_equal(pthread_self(), d->loop_thread);
+}
+
+static struct mcpd_timer *host_timer_start(struct mcpd_plugin *self,
+                                           uint32_t ms, void (*fn)(void *),
+                                           void *arg)
+{
+	if (plugin_check(self, "timer_start") < 0 || !fn)
+		return NULL;
+	if (!on_loop_thread(self->d)) {
+		log_msg(LOG_ERROR, self->name, NULL,
+		        "timer_start from a worker thread is refused");
+		return NULL;
+	}
+	struct mcpd_timer *t = calloc(1, sizeof *t);
+	if (!t)
+		return NULL;
+	t->ev = evtimer_new(self->d->base, on_plugin_timer, t);
+	if (!t->ev) {
+		free(t);
+		return NULL;
+	}
+	t->magic = TIMER_MAGIC;
+	t->plugin = self;
+	t->fn = fn;
+	t->arg = arg;
+	t->next = self->timers;
+	if (self->timers)
+		self->timers->prev = t;
+	self->timers = t;
+	struct timeval tv = {ms / 1000, (ms % 1000) * 1000};
+	evtimer_add(t->ev, &tv);
+	return t;
+}
+
+static int host_timer_stop(struct mcpd_timer *t)
+{
+	if (!t || t->magic != TIMER_MAGIC) {
+		log_error("timer_stop: stale or foreign timer handle %p",
+		          (void *)t);
+		return MCPD_E_HANDLE;
+	}
+	if (!on_loop_thread(t->plugin->d))
+		return MCPD_E_STATE;
+	timer_unlink(t);
+	free(t);
+	return MCPD_OK;
+}
+
+/* ---- services ---- */
+
+#define SERVICE_MAGIC 0x53525643u /* "SRVC" */
+
+struct mcpd_service {
+	uint32_t magic;
+	struct mcpd_plugin *provider;
+};
+
+static int host_service_provide(struct mcpd_plugin *self, const char *iface,
+                                const void *vtable)
+{
+	if (plugin_check(self, "service_provide") < 0)
+		return MCPD_E_HANDLE;
+	if (!self->in_init)
+		return MCPD_E_STATE;
+	const struct mcpd_service_head *head = vtable;
+	if (!iface || !*iface || strlen(iface) > 63 || !head ||
+	    head->size < sizeof *head)
+		return MCPD_E_INVAL;
+	if (plugin_service(self, iface))
+		return MCPD_E_EXISTS;
+	struct plugin_service *ns = realloc(
+		self->services, (self->nservices + 1) * sizeof *ns);
+	if (!ns)
+		return MCPD_E_NOMEM;
+	self->services = ns;
+	if (!(ns[self->nservices].iface = strdup(iface)))
+		return MCPD_E_NOMEM;
+	ns[self->nservices++].vtable = vtable;
+	return MCPD_OK;
+}
+
+/* The serving provider of iface: by name, the configured default, or the
+ * first loaded. Under reg_lock. */
+static struct mcpd_plugin *find_provider(struct mcpd *d, const char *iface,
+                                         const char *name)
+{
+	if (!name)
+		name = json_string_value(json_object_get(d->cfg.services, iface));
+	if (name) {
+		struct mcpd_plugin *p = map_get(d->plugins_by_name, name);
+		return p && plugin_service(p, iface) ? p : NULL;
+	}
+	for (size_t i = 0; i < d->nplugins; i++)
+		if (d->plugins[i]->loaded && plugin_service(d->plugins[i], iface))
+			return d->plugins[i];
+	return NULL;
+}
+
+static int host_service_acquire(struct mcpd_plugin *self, const char *iface,
+                                uint16_t major, const char *provider,
+                                const void **vtable, struct mcpd_service **ref)
+{
+	if (plugin_check(self, "service_acquire") < 0)
+		return MCPD_E_HANDLE;
+	if (!iface || !vtable || !ref)
+		return MCPD_E_INVAL;
+	*vtable = NULL;
+	*ref = NULL;
+	struct mcpd_service *r = malloc(sizeof *r);
+	if (!r)
+		return MCPD_E_NOMEM;
+	struct mcpd *d = self->d;
+	int rc = MCPD_OK;
+	pthread_mutex_lock(&d->reg_lock);
+	struct mcpd_plugin *p = find_provider(d, iface, provider);
+	const struct mcpd_service_head *head = p ? plugin_service(p, iface) : NULL;
+	if (!head)
+		rc = MCPD_E_NOTFOUND;
+	else if (head->major != major)
+		rc = MCPD_E_STATE;
+	else
+		plugin_ref(p);
+	pthread_mutex_unlock(&d->reg_lock);
+	if (rc < 0) {
+		free(r);
+		return rc;
+	}
+	r->magic = SERVICE_MAGIC;
+	r->provider = p;
+	*vtable = head;
+	*ref = r;
+	return MCPD_OK;
+}
+
+static void host_service_release(struct mcpd_service *ref)
+{
+	if (!ref || ref->magic != SERVICE_MAGIC) {
+		log_error("service_release: stale or foreign reference %p",
+		          (void *)ref);
+		return;
+	}
+	ref->magic = 0;
+	/* A draining provider is retired by the loop's drain tick. */
+	plugin_unref(ref->provider);
+	free(ref);
+}
+
 const struct mcpd_host host_table = {
 	.size = sizeof(struct mcpd_host),
 	.abi_major = MCPD_ABI_MAJOR,
@@ -273,4 +453,9 @@ const struct mcpd_host host_table = {
 	.kv_get = host_kv_get,
 	.kv_put = host_kv_put,
 	.kv_del = host_kv_del,
+	.timer_start = host_timer_start,
+	.timer_stop = host_timer_stop,
+	.service_provide = host_service_provide,
+	.service_acquire = host_service_acquire,
+	.service_release = host_service_release,
 };

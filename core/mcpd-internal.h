@@ -89,10 +89,28 @@ struct mcpd {
 	struct router *router;
 	struct pool *pool;
 	struct map *tasks;   /* live (non-final) tasks by hex id */
-	struct map *plugins_by_name;
+	struct map *plugins_by_name; /* the serving generation of each name */
 	struct mcpd_plugin **plugins; /* loaded and refused, load order */
 	size_t nplugins;
 	size_t plugins_loaded;
+	struct mcpd_plugin **retiring; /* replaced generations, draining */
+	size_t nretiring;
+	struct map *generations; /* plugin name -> last generation number */
+	/* Held by workers looking up services while the loop swaps the
+	 * plugin registry or the config in a reload. */
+	pthread_mutex_t reg_lock;
+
+	/* Reload (reload.c). */
+	int argc;
+	char **argv;             /* to re-read config and flags */
+	struct event *reload_ev; /* activated by SIGHUP and POST /v1/reload */
+	struct reload_waiter *reload_waiters; /* for the next reload */
+	struct reload_waiter *drain_waiters;  /* --wait: for its drain */
+	int reload_ok;                        /* the last one succeeded */
+	json_t *last_reload;     /* the outcome of the last one */
+	struct event *retire_ev; /* ticks while generations drain */
+	uint64_t reloads, reload_failures, drains, drain_timeouts;
+	uint64_t reload_epoch;   /* bumps when the capability set changed */
 
 	pthread_mutex_t mq_lock;
 	struct msg *mq_head, *mq_tail;
@@ -168,6 +186,33 @@ void watcher_remove(struct watcher *w);
 /* Post an attempt's outcome (any thread); MCPD_E_STATE if it had one. */
 int attempt_finish(struct mcpd_task *a, int ok, json_t *result,
                    const char *code, const char *msg);
+
+/* Fail queued tasks that no provider can take once their timeout passed
+ * (armed here); after a reload removed providers, and at start-up. */
+void sched_check_orphans(struct mcpd *d);
+/* Requeue, through their retry policy, tasks running on generation p. */
+void sched_requeue_plugin(struct mcpd *d, struct mcpd_plugin *p,
+                          const char *why);
+/* Free loop attempts of p that were detached and never finished. */
+void sched_drop_stale_attempts(struct mcpd *d, struct mcpd_plugin *p);
+
+/* ---- reload.c ---- */
+struct reload_waiter {
+	void (*fn)(struct reload_waiter *w, const json_t *outcome);
+	int wait_drain; /* answer only when the retired generations are gone */
+	uint64_t reload_no; /* set when its reload ran */
+	json_t *outcome;
+	struct reload_waiter *next;
+};
+/* Queue a reload (coalesced: any number of requests before it runs give
+ * one reload). A waiter, if given, is told the outcome. */
+void reload_request(struct mcpd *d, struct reload_waiter *w);
+int reload_init(struct mcpd *d);
+void reload_free(struct mcpd *d);
+/* Forget a waiter whose client went away. */
+void reload_waiter_cancel(struct mcpd *d, struct reload_waiter *w);
+/* systemd's notify protocol, when NOTIFY_SOCKET is set. */
+void sd_notify_send(const char *msg);
 
 /* ---- api.c ---- */
 void api_handle(struct http_req *req, void *ud);

@@ -84,6 +84,23 @@ char *metrics_render(struct mcpd *d)
 	fprintf(f, "mcpd_plugins{state=\"loaded\"} %zu\n", d->plugins_loaded);
 	fprintf(f, "mcpd_plugins{state=\"refused\"} %zu\n",
 	        d->nplugins - d->plugins_loaded);
+	fprintf(f, "mcpd_plugins{state=\"draining\"} %zu\n", d->nretiring);
+
+	header(f, "mcpd_reloads_total", "counter",
+	       "Reload transactions run (SIGHUP, POST /v1/reload).");
+	fprintf(f, "mcpd_reloads_total %llu\n", (unsigned long long)d->reloads);
+	header(f, "mcpd_reload_failures_total", "counter",
+	       "Reloads refused whole (bad config or a plugin that failed).");
+	fprintf(f, "mcpd_reload_failures_total %llu\n",
+	        (unsigned long long)d->reload_failures);
+	header(f, "mcpd_plugin_drains_total", "counter",
+	       "Replaced plugin generations retired after draining.");
+	fprintf(f, "mcpd_plugin_drains_total %llu\n",
+	        (unsigned long long)d->drains);
+	header(f, "mcpd_plugin_drain_timeouts_total", "counter",
+	       "Generations whose drain timeout passed (tasks requeued).");
+	fprintf(f, "mcpd_plugin_drain_timeouts_total %llu\n",
+	        (unsigned long long)d->drain_timeouts);
 
 	header(f, "mcpd_http_requests_total", "counter",
 	       "HTTP answers by status class.");

@@ -16,6 +16,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <event2/event.h>
+
 #include "log-internal.h"
 #include "map-internal.h"
 #include "mcpd-internal.h"
@@ -206,7 +208,7 @@ static int private_copy(struct mcpd *d, const char *src, char *out,
 
 typedef const struct mcpd_plugin_desc *(*entry_fn)(void);
 
-/* Open the private copy and read the descriptor; refuses on any error. */
+/* Open a private copy and read the descriptor; refuses on any error. */
 static int open_descriptor(struct mcpd *d, struct mcpd_plugin *p)
 {
 	char copy[4352];
@@ -215,12 +217,13 @@ static int open_descriptor(struct mcpd *d, struct mcpd_plugin *p)
 		return -1;
 	}
 	p->dl = dlopen(copy, RTLD_NOW | RTLD_LOCAL);
-	/* The mapping keeps the code; the file is not needed any more. */
-	unlink(copy);
 	if (!p->dl) {
+		unlink(copy);
 		refuse(p, "dlopen failed: %s", dlerror());
 		return -1;
 	}
+	/* Kept while mapped, so debuggers and backtraces find the code. */
+	p->copy = strdup(copy);
 	entry_fn fn = (entry_fn)dlsym(p->dl, MCPD_PLUGIN_SYMBOL);
 	if (!fn) {
 		refuse(p, "missing symbol %s (not an mcpd plugin, or built "
@@ -259,7 +262,7 @@ static int open_descriptor(struct mcpd *d, struct mcpd_plugin *p)
 	return 0;
 }
 
-static int check_identity(struct mcpd *d, struct mcpd_plugin *p)
+static int check_identity(struct mcpd_plugin *p, struct map *names)
 {
 	const struct mcpd_plugin_desc *desc = p->desc;
 	if (!valid_name(desc->name, 63, 0)) {
@@ -271,7 +274,7 @@ static int check_identity(struct mcpd *d, struct mcpd_plugin *p)
 	p->version = strdup(desc->version ? desc->version : "0");
 	p->description = strdup(desc->description ? desc->description : "");
 	p->flags = desc->flags;
-	struct mcpd_plugin *other = map_get(d->plugins_by_name, p->name);
+	struct mcpd_plugin *other = map_get(names, p->name);
 	if (other) {
 		refuse(p, "duplicate plugin name \"%s\" (already loaded from %s)",
 		       p->name, other->file);
@@ -286,17 +289,26 @@ static int check_identity(struct mcpd *d, struct mcpd_plugin *p)
 
 static void free_caps(struct mcpd_plugin *p)
 {
-	for (size_t i = 0; i < p->ncaps; i++)
+	for (size_t i = 0; i < p->ncaps; i++) {
+		free(p->caps[i]->prov);
 		capdef_free(p->caps[i]);
+	}
 	free(p->caps);
 	p->caps = NULL;
 	p->ncaps = 0;
+	for (size_t i = 0; i < p->nservices; i++)
+		free(p->services[i].iface);
+	free(p->services);
+	p->services = NULL;
+	p->nservices = 0;
 }
 
-static int init_plugin(struct mcpd *d, struct mcpd_plugin *p)
+static void plugin_retire_code(struct mcpd_plugin *p);
+
+static int init_plugin(struct mcpd_plugin *p, const json_t *plugins_conf)
 {
-	json_t *conf = json_object_get(d->cfg.plugins, p->name);
-	p->config = conf ? json_incref(conf) : json_object();
+	json_t *conf = json_object_get(plugins_conf, p->name);
+	p->config = conf ? json_deep_copy(conf) : json_object();
 	p->in_init = 1;
 	int rc = p->desc->init(&host_table, p);
 	p->in_init = 0;
@@ -315,14 +327,14 @@ static int init_plugin(struct mcpd *d, struct mcpd_plugin *p)
 	if (p->reason[0]) {
 		/* init ignored a refused capability: still refuse the plugin
 		 * rather than serve half of what it meant to declare. */
-		if (p->desc->fini)
-			p->desc->fini(p);
+		p->loaded = 1;
+		plugin_retire_code(p);
 		return -1;
 	}
 	return 0;
 }
 
-static void register_caps(struct mcpd *d, struct mcpd_plugin *p)
+void plugin_register(struct mcpd *d, struct mcpd_plugin *p)
 {
 	for (size_t i = 0; i < p->ncaps; i++) {
 		struct capdef *c = p->caps[i];
@@ -334,13 +346,59 @@ static void register_caps(struct mcpd *d, struct mcpd_plugin *p)
 	}
 }
 
-static void plugin_free(struct mcpd_plugin *p)
+void plugin_unregister(struct mcpd *d, struct mcpd_plugin *p)
 {
-	if (!p)
-		return;
+	for (size_t i = 0; i < p->ncaps; i++)
+		router_remove_provider(d->router, p->caps[i]);
+}
+
+void plugin_ref(struct mcpd_plugin *p)
+{
+	atomic_fetch_add(&p->refs, 1);
+}
+
+void plugin_unref(struct mcpd_plugin *p)
+{
+	atomic_fetch_sub(&p->refs, 1);
+}
+
+const void *plugin_service(const struct mcpd_plugin *p, const char *iface)
+{
+	for (size_t i = 0; i < p->nservices; i++)
+		if (strcmp(p->services[i].iface, iface) == 0)
+			return p->services[i].vtable;
+	return NULL;
+}
+
+/* Stop the code: pending timers, fini, dlclose, the private copy. */
+static void plugin_retire_code(struct mcpd_plugin *p)
+{
+	while (p->timers) {
+		struct mcpd_timer *t = p->timers;
+		p->timers = t->next;
+		event_free(t->ev);
+		t->magic = 0;
+		free(t);
+	}
+	if (p->loaded && p->desc && p->desc->fini)
+		p->desc->fini(p);
+	p->loaded = 0;
 	free_caps(p);
 	if (p->dl)
 		dlclose(p->dl);
+	p->dl = NULL;
+	p->desc = NULL;
+	if (p->copy)
+		unlink(p->copy);
+	free(p->copy);
+	p->copy = NULL;
+}
+
+void plugin_retire(struct mcpd_plugin *p)
+{
+	if (!p)
+		return;
+	plugin_retire_code(p);
 	json_decref(p->config);
 	free(p->file);
 	free(p->name);
@@ -348,6 +406,68 @@ static void plugin_free(struct mcpd_plugin *p)
 	free(p->description);
 	p->magic = 0;
 	free(p);
+}
+
+int plugin_file_id(const char *path, struct file_id *id)
+{
+	struct stat st;
+	if (stat(path, &st) < 0)
+		return -1;
+	id->dev = (uint64_t)st.st_dev;
+	id->ino = (uint64_t)st.st_ino;
+	id->size = (uint64_t)st.st_size;
+	id->mtime_ns = (int64_t)st.st_mtim.tv_sec * 1000000000 +
+	               st.st_mtim.tv_nsec;
+	return 0;
+}
+
+int plugin_same_file(const struct mcpd_plugin *p, const struct file_id *id)
+{
+	return p->f_dev == id->dev && p->f_ino == id->ino &&
+	       p->f_size == id->size && p->f_mtime_ns == id->mtime_ns;
+}
+
+static unsigned next_generation(struct mcpd *d, const char *name)
+{
+	uintptr_t g = (uintptr_t)map_get(d->generations, name) + 1;
+	map_put(d->generations, name, (void *)g);
+	return (unsigned)g;
+}
+
+struct mcpd_plugin *plugin_load_file(struct mcpd *d, const char *path,
+                                     const struct file_id *id,
+                                     struct map *names,
+                                     const json_t *plugins_conf)
+{
+	struct mcpd_plugin *p = calloc(1, sizeof *p);
+	if (!p || !(p->file = strdup(path))) {
+		free(p);
+		return NULL;
+	}
+	p->magic = PLUGIN_MAGIC;
+	p->d = d;
+	if (id) {
+		p->f_dev = id->dev;
+		p->f_ino = id->ino;
+		p->f_size = id->size;
+		p->f_mtime_ns = id->mtime_ns;
+	}
+	if (open_descriptor(d, p) == 0 &&
+	    check_identity(p, names ? names : d->plugins_by_name) == 0 &&
+	    init_plugin(p, plugins_conf) == 0) {
+		p->loaded = 1;
+		p->loaded_at_ms = now_ms();
+		p->generation = next_generation(d, p->name);
+		log_msg(LOG_INFO, p->name, NULL,
+		        "loaded %s version %s generation %u (ABI %s, %zu "
+		        "capabilities)", path, p->version, p->generation,
+		        p->abi, p->ncaps);
+	} else {
+		log_msg(LOG_WARN, p->name, NULL, "refused %s: %s", path,
+		        p->reason);
+		plugin_retire_code(p);
+	}
+	return p;
 }
 
 static int keep_record(struct mcpd *d, struct mcpd_plugin *p)
@@ -361,39 +481,6 @@ static int keep_record(struct mcpd *d, struct mcpd_plugin *p)
 	return 0;
 }
 
-static void load_one(struct mcpd *d, const char *path)
-{
-	struct mcpd_plugin *p = calloc(1, sizeof *p);
-	if (!p || !(p->file = strdup(path))) {
-		free(p);
-		return;
-	}
-	p->magic = PLUGIN_MAGIC;
-	p->d = d;
-	if (open_descriptor(d, p) == 0 && check_identity(d, p) == 0 &&
-	    init_plugin(d, p) == 0) {
-		p->loaded = 1;
-		p->loaded_at_ms = now_ms();
-		map_put(d->plugins_by_name, p->name, p);
-		register_caps(d, p);
-		d->plugins_loaded++;
-		log_msg(LOG_INFO, p->name, NULL,
-		        "loaded %s version %s (ABI %s, %zu capabilities)",
-		        path, p->version, p->abi, p->ncaps);
-	} else {
-		log_msg(LOG_WARN, p->name, NULL, "refused %s: %s", path,
-		        p->reason);
-		free_caps(p);
-		if (p->dl) {
-			dlclose(p->dl);
-			p->dl = NULL;
-		}
-		p->desc = NULL;
-	}
-	if (keep_record(d, p) < 0)
-		plugin_free(p);
-}
-
 static int has_so_suffix(const char *name)
 {
 	size_t n = strlen(name);
@@ -405,57 +492,108 @@ static int cmp_str(const void *a, const void *b)
 	return strcmp(*(char *const *)a, *(char *const *)b);
 }
 
-static void load_dir(struct mcpd *d, const char *dir)
+size_t plugin_scan_dir(const char *dir, char ***out)
 {
+	*out = NULL;
 	DIR *dh = opendir(dir);
 	if (!dh) {
 		log_warn("plugin dir %s: %s", dir, strerror(errno));
-		return;
+		return 0;
 	}
-	char **names = NULL;
+	char **paths = NULL;
 	size_t n = 0;
 	struct dirent *de;
 	while ((de = readdir(dh))) {
 		if (de->d_name[0] == '.' || !has_so_suffix(de->d_name))
 			continue;
-		char **nn = realloc(names, (n + 1) * sizeof *nn);
+		char **nn = realloc(paths, (n + 1) * sizeof *nn);
 		if (!nn)
 			break;
-		names = nn;
-		if (!(names[n] = strdup(de->d_name)))
+		paths = nn;
+		size_t len = strlen(dir) + strlen(de->d_name) + 2;
+		if (!(paths[n] = malloc(len)))
 			break;
+		snprintf(paths[n], len, "%s/%s", dir, de->d_name);
 		n++;
 	}
 	closedir(dh);
-	qsort(names, n, sizeof *names, cmp_str);
-	for (size_t i = 0; i < n; i++) {
-		char path[4096];
-		snprintf(path, sizeof path, "%s/%s", dir, names[i]);
-		load_one(d, path);
-		free(names[i]);
-	}
-	free(names);
+	if (n)
+		qsort(paths, n, sizeof *paths, cmp_str);
+	*out = paths;
+	return n;
+}
+
+/* A crash leaves private copies behind: nothing maps them any more. */
+static void clean_cache(struct mcpd *d)
+{
+	char dir[4096];
+	snprintf(dir, sizeof dir, "%s/plugin-cache", d->cfg.state_dir);
+	DIR *dh = opendir(dir);
+	if (!dh)
+		return;
+	struct dirent *de;
+	while ((de = readdir(dh)))
+		if (de->d_name[0] != '.')
+			unlinkat(dirfd(dh), de->d_name, 0);
+	closedir(dh);
 }
 
 int plugins_load_all(struct mcpd *d)
 {
-	for (int i = 0; i < d->cfg.n_plugin_dirs; i++)
-		load_dir(d, d->cfg.plugin_dirs[i]);
+	clean_cache(d);
+	for (int i = 0; i < d->cfg.n_plugin_dirs; i++) {
+		char **paths;
+		size_t n = plugin_scan_dir(d->cfg.plugin_dirs[i], &paths);
+		for (size_t j = 0; j < n; j++) {
+			struct file_id id;
+			int have_id = plugin_file_id(paths[j], &id) == 0;
+			struct mcpd_plugin *p = plugin_load_file(
+				d, paths[j], have_id ? &id : NULL, NULL,
+				d->cfg.plugins);
+			free(paths[j]);
+			if (!p)
+				continue;
+			if (p->loaded) {
+				map_put(d->plugins_by_name, p->name, p);
+				plugin_register(d, p);
+				d->plugins_loaded++;
+			}
+			if (keep_record(d, p) < 0)
+				plugin_retire(p);
+		}
+		free(paths);
+	}
 	return (int)d->plugins_loaded;
 }
 
 void plugins_unload_all(struct mcpd *d)
 {
 	/* Newest first, so a plugin outlives none it was loaded before. */
-	for (size_t i = d->nplugins; i-- > 0;) {
-		struct mcpd_plugin *p = d->plugins[i];
-		if (p->loaded && p->desc && p->desc->fini)
-			p->desc->fini(p);
-		plugin_free(p);
-	}
+	for (size_t i = d->nretiring; i-- > 0;)
+		plugin_retire(d->retiring[i]);
+	free(d->retiring);
+	d->retiring = NULL;
+	d->nretiring = 0;
+	for (size_t i = d->nplugins; i-- > 0;)
+		plugin_retire(d->plugins[i]);
 	free(d->plugins);
 	d->plugins = NULL;
 	d->nplugins = d->plugins_loaded = 0;
+}
+
+/* Attempts of this generation: running on a worker, or on the loop. */
+static void count_attempts(const struct mcpd_plugin *p, int *workers,
+                           int *loop)
+{
+	*workers = *loop = 0;
+	for (struct mcpd_task *a = p->d->live; a; a = a->live_next) {
+		if (a->cap->plugin != p)
+			continue;
+		if (a->blocking && !a->returned)
+			(*workers)++;
+		else
+			(*loop)++;
+	}
 }
 
 json_t *plugin_to_json(const struct mcpd_plugin *p)
@@ -469,7 +607,8 @@ json_t *plugin_to_json(const struct mcpd_plugin *p)
 		json_object_set_new(j, "description", json_string(p->description));
 	json_object_set_new(j, "file", json_string(p->file));
 	json_object_set_new(j, "status",
-	                    json_string(p->loaded ? "loaded" : "refused"));
+	                    json_string(p->draining ? "draining"
+	                                : p->loaded ? "loaded" : "refused"));
 	if (!p->loaded)
 		json_object_set_new(j, "reason", json_string(p->reason));
 	if (p->abi[0])
@@ -478,12 +617,33 @@ json_t *plugin_to_json(const struct mcpd_plugin *p)
 	for (size_t i = 0; i < p->ncaps; i++)
 		json_array_append_new(caps, json_string(p->caps[i]->name));
 	json_object_set_new(j, "capabilities", caps);
-	if (p->loaded) {
-		char when[32];
-		time_iso(p->loaded_at_ms, when);
-		json_object_set_new(j, "loaded_at", json_string(when));
-		json_object_set_new(j, "resident",
-		                    json_boolean(p->flags & MCPD_PLUGIN_RESIDENT));
+	if (p->nservices) {
+		json_t *svcs = json_array();
+		for (size_t i = 0; i < p->nservices; i++)
+			json_array_append_new(svcs,
+			                      json_string(p->services[i].iface));
+		json_object_set_new(j, "services", svcs);
+	}
+	if (!p->loaded)
+		return j;
+	char when[32];
+	time_iso(p->loaded_at_ms, when);
+	int workers, loop;
+	count_attempts(p, &workers, &loop);
+	int refs = atomic_load(&p->refs);
+	json_object_set_new(j, "generation", json_integer(p->generation));
+	json_object_set_new(j, "loaded_at", json_string(when));
+	json_object_set_new(j, "resident",
+	                    json_boolean(p->flags & MCPD_PLUGIN_RESIDENT));
+	json_object_set_new(j, "in_flight", json_integer(workers + loop));
+	if (p->draining) {
+		json_object_set_new(j, "draining_ms",
+		                    json_integer(mono_ms() - p->draining_since));
+		json_object_set_new(j, "waiting_on", json_pack(
+			"{s:i, s:i, s:i, s:b}", "worker_threads", workers,
+			"loop_attempts", loop, "service_refs",
+			refs - workers - loop, "timers", 0,
+			"drain_timeout_passed", p->drain_expired));
 	}
 	return j;
 }

@@ -49,8 +49,15 @@ struct router *router_new(int breaker_failures, int breaker_cooldown_ms);
 void router_free(struct router *r);
 /* The queue of capability `name`; created when `create`. NULL if absent. */
 struct capq *router_capq(struct router *r, const char *name, int create);
-/* Add a provider for cap->name with concurrency `max`. 0 or -1. */
+/*
+ * Add a provider for cap->name with concurrency `max`; cap->prov points at
+ * it and owns it (the router never frees a provider). 0 or -1.
+ */
 int router_add_provider(struct router *r, struct capdef *cap, int max);
+/* Take cap's provider out of its queue: it gets no new tasks. Attempts
+ * that hold it keep using it until they end. */
+void router_remove_provider(struct router *r, struct capdef *cap);
+void router_set_breaker(struct router *r, int failures, int cooldown_ms);
 /* Visit the queues in name order. */
 size_t router_list(struct router *r, struct capq ***out); /* free(*out) */
 

@@ -38,8 +38,7 @@ void router_free(struct router *r)
 	void *v;
 	while (map_next(r->queues, &pos, &k, &v)) {
 		struct capq *q = v;
-		for (size_t i = 0; i < q->nprov; i++)
-			free(q->provs[i]);
+		/* Providers belong to their capability definitions. */
 		free(q->provs);
 		free(q->heap);
 		free(q->name);
@@ -81,7 +80,29 @@ int router_add_provider(struct router *r, struct capdef *cap, int max)
 	p->max = max;
 	p->success = 1.0;
 	q->provs[q->nprov++] = p;
+	cap->prov = p;
 	return 0;
+}
+
+void router_remove_provider(struct router *r, struct capdef *cap)
+{
+	struct capq *q = router_capq(r, cap->name, 0);
+	if (!q || !cap->prov)
+		return;
+	for (size_t i = 0; i < q->nprov; i++) {
+		if (q->provs[i] != cap->prov)
+			continue;
+		memmove(&q->provs[i], &q->provs[i + 1],
+		        (q->nprov - i - 1) * sizeof *q->provs);
+		q->nprov--;
+		return;
+	}
+}
+
+void router_set_breaker(struct router *r, int failures, int cooldown_ms)
+{
+	r->breaker_failures = failures;
+	r->breaker_cooldown_ms = cooldown_ms;
 }
 
 static int cmp_capq(const void *a, const void *b)

@@ -144,6 +144,9 @@ static void finish(struct mcpd *d, struct task *t, enum task_status st)
 
 static void attempt_free(struct mcpd *d, struct mcpd_task *a)
 {
+	/* A draining generation is retired by reload.c's tick once this
+	 * was its last reference. */
+	plugin_unref(a->cap->plugin);
 	if (a->live_prev)
 		a->live_prev->live_next = a->live_next;
 	else if (d->live == a)
@@ -218,6 +221,7 @@ static int backoff_ms(struct mcpd *d, int attempt)
 }
 
 static void on_timer(evutil_socket_t fd, short what, void *arg);
+static void orphan_expired(struct mcpd *d, struct task *t);
 
 static void arm_timer(struct mcpd *d, struct task *t, int ms)
 {
@@ -267,6 +271,10 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 		dispatch(d, t->q);
 		return;
 	}
+	if (t->status == TASK_QUEUED) {
+		orphan_expired(d, t);
+		return;
+	}
 	if (t->status != TASK_RUNNING || !t->attempt)
 		return;
 	struct mcpd_task *a = detach(t);
@@ -281,6 +289,42 @@ static void on_timer(evutil_socket_t fd, short what, void *arg)
 	retry_or_finish(d, t, TASK_TIMED_OUT);
 	attempt_maybe_free(d, a);
 	dispatch(d, q);
+}
+
+/*
+ * A queued task whose capability lost every provider that could take it
+ * waits for one as long as its timeout_ms; then it fails with the reason.
+ */
+static void orphan_expired(struct mcpd *d, struct task *t)
+{
+	if (!t->q || router_can_match(t->q, t->match))
+		return; /* a provider came back: it is dispatched as usual */
+	char msg[256];
+	snprintf(msg, sizeof msg, "no loaded plugin provides capability "
+	         "\"%s\"%s for timeout_ms=%d; it was removed or replaced by "
+	         "a reload, or not loaded after a restart", t->capability,
+	         t->match ? " with the requested attributes" : "",
+	         t->timeout_ms);
+	task_set_error(t, "no_provider", msg);
+	log_msg(LOG_WARN, NULL, t->hex, "%s", msg);
+	finish(d, t, TASK_FAILED);
+}
+
+void sched_check_orphans(struct mcpd *d)
+{
+	struct capq **qs;
+	size_t n = router_list(d->router, &qs);
+	for (size_t i = 0; i < n; i++) {
+		struct capq *q = qs[i];
+		for (size_t j = 0; j < q->len; j++) {
+			struct task *t = q->heap[j];
+			if (router_can_match(q, t->match) ||
+			    (t->timer && evtimer_pending(t->timer, NULL)))
+				continue;
+			arm_timer(d, t, t->timeout_ms);
+		}
+	}
+	free(qs);
 }
 
 static void run_blocking(void *arg)
@@ -319,6 +363,7 @@ static void start(struct mcpd *d, struct task *t, struct provider *p)
 		d->live->live_prev = a;
 	d->live = a;
 	p->running++;
+	plugin_ref(p->cap->plugin);
 
 	t->attempt = a;
 	t->attempts++;
@@ -328,9 +373,11 @@ static void start(struct mcpd *d, struct task *t, struct provider *p)
 	free(t->err_code);
 	free(t->err_msg);
 	t->err_code = t->err_msg = NULL;
+	const struct mcpd_plugin *pl = p->cap->plugin;
 	set_status(d, t, TASK_RUNNING,
-	           json_pack("{s:i, s:s}", "attempt", t->attempts, "provider",
-	                     t->provider));
+	           json_pack("{s:i, s:s, s:s, s:i}", "attempt", t->attempts,
+	                     "provider", t->provider, "provider_version",
+	                     pl->version, "generation", pl->generation));
 	arm_timer(d, t, t->timeout_ms);
 
 	if (a->blocking) {
@@ -749,8 +796,44 @@ int sched_recover(struct mcpd *d)
 	size_t n = map_count(d->tasks) - before;
 	if (n)
 		log_info("recovered %zu unfinished tasks", n);
+	sched_check_orphans(d);
 	sched_dispatch_all(d);
 	return 0;
+}
+
+void sched_requeue_plugin(struct mcpd *d, struct mcpd_plugin *p,
+                          const char *why)
+{
+	struct mcpd_task *a, *next;
+	for (a = d->live; a; a = next) {
+		next = a->live_next;
+		struct task *t = a->task;
+		if (a->cap->plugin != p || !t)
+			continue;
+		struct capq *q = t->q;
+		detach(t);
+		task_set_error(t, "reload_drain", why);
+		retry_or_finish(d, t, TASK_FAILED);
+		attempt_maybe_free(d, a);
+		dispatch(d, q);
+	}
+}
+
+void sched_drop_stale_attempts(struct mcpd *d, struct mcpd_plugin *p)
+{
+	struct mcpd_task *a, *next;
+	for (a = d->live; a; a = a->live_next)
+		if (a->cap->plugin == p && a->blocking && !a->returned)
+			return; /* a worker is still inside its code */
+	for (a = d->live; a; a = next) {
+		next = a->live_next;
+		if (a->cap->plugin != p || a->task)
+			continue;
+		log_msg(LOG_WARN, p->name, a->id, "dropping an attempt the "
+		        "plugin never finished");
+		release_slot(a);
+		attempt_free(d, a);
+	}
 }
 
 void sched_abandon_running(struct mcpd *d, const char *why)

@@ -129,8 +129,10 @@ static void check_loaded(struct mcpd *d, const char *pdir, const char *tdir)
 		is_int(q->provs[0]->max, d->cfg.default_concurrency,
 		       "max_concurrency 0 gets the configured default");
 	struct mcpd_plugin *sleep = map_get(d->plugins_by_name, "sleep");
-	ok(sleep && sleep->config == json_object_get(d->cfg.plugins, "sleep"),
-	   "sleep got its config block");
+	ok(sleep && json_equal(sleep->config,
+	                       json_object_get(d->cfg.plugins, "sleep")) &&
+	   sleep->config != json_object_get(d->cfg.plugins, "sleep"),
+	   "sleep got its own copy of its config block");
 	struct mcpd_plugin *echo = map_get(d->plugins_by_name, "echo");
 	ok(echo && json_is_object(echo->config) &&
 	   json_object_size(echo->config) == 0,
@@ -258,6 +260,7 @@ int main(void)
 	                    json_pack("{s:i}", "max_ms", 5000));
 	d.router = router_new(d.cfg.breaker_failures, d.cfg.breaker_cooldown_ms);
 	d.plugins_by_name = map_new();
+	d.generations = map_new();
 	d.tasks = map_new();
 	char err[256] = "";
 	d.store = store_open(root, 64u << 20, err, sizeof err);
@@ -280,8 +283,8 @@ int main(void)
 
 	char cache[4200];
 	snprintf(cache, sizeof cache, "%s/plugin-cache", root);
-	is_int(count_entries(cache), 0,
-	       "every private copy was unlinked after dlopen");
+	is_int(count_entries(cache), loaded,
+	       "a private copy per loaded plugin; refused ones deleted");
 
 	check_refused(&d, tdir);
 	check_loaded(&d, pdir, tdir);
@@ -291,8 +294,10 @@ int main(void)
 	plugins_unload_all(&d);
 	ok(d.plugins == NULL && d.nplugins == 0 && d.plugins_loaded == 0,
 	   "plugins_unload_all empties the records");
+	is_int(count_entries(cache), 0, "unloading deletes the private copies");
 	router_free(d.router);
 	map_free(d.plugins_by_name);
+	map_free(d.generations);
 	map_free(d.tasks);
 	store_close(d.store);
 	config_free(&d.cfg);

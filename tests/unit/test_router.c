@@ -22,6 +22,7 @@ static struct capdef *capdef_make(const char *name, const char *attrs)
 
 static void capdef_drop(struct capdef *c)
 {
+	free(c->prov); /* the capability owns its provider */
 	free(c->name);
 	json_decref(c->input_schema);
 	json_decref(c->attributes);

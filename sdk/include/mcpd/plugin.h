@@ -50,7 +50,7 @@ extern "C" {
 #endif
 
 #define MCPD_ABI_MAJOR 1
-#define MCPD_ABI_MINOR 0
+#define MCPD_ABI_MINOR 1
 
 /* Errors returned by host functions and handlers. */
 enum mcpd_error {
@@ -78,6 +78,19 @@ enum mcpd_log_level {
 struct mcpd_host;
 struct mcpd_plugin; /* opaque: the host's record of this plugin */
 struct mcpd_task;   /* opaque: one running attempt of a task */
+struct mcpd_timer;  /* opaque: a one-shot timer on the loop (ABI 1.1) */
+struct mcpd_service; /* opaque: a held reference to a service (ABI 1.1) */
+
+/*
+ * Every service vtable (see sandbox.h) starts with this header, so the host
+ * and a consumer can check what they hold. A vtable only grows at the end
+ * within one major version.
+ */
+struct mcpd_service_head {
+	uint32_t size;   /* sizeof the whole vtable as compiled */
+	uint16_t major;  /* the interface's major version */
+	uint16_t minor;
+};
 
 /* Plugin flags. */
 #define MCPD_PLUGIN_RESIDENT 0x1u /* never unloaded by a reload */
@@ -257,6 +270,52 @@ struct mcpd_host {
 
 	/* Delete `key`; MCPD_E_NOTFOUND if absent. */
 	int (*kv_del)(struct mcpd_plugin *self, const char *key);
+
+	/* ---- added in ABI 1.1: timers ---- */
+
+	/*
+	 * Call fn(arg) once on the loop after `ms` milliseconds. Loop thread
+	 * only. The host owns the timer: it is gone after it fired, after
+	 * timer_stop(), and when the plugin is unloaded (a reload removes a
+	 * retiring plugin's pending timers before calling its fini). NULL on
+	 * a bad argument or from a worker thread.
+	 */
+	struct mcpd_timer *(*timer_start)(struct mcpd_plugin *self, uint32_t ms,
+	                                  void (*fn)(void *arg), void *arg);
+
+	/* Cancel a timer that has not fired yet. MCPD_E_HANDLE otherwise. */
+	int (*timer_stop)(struct mcpd_timer *timer);
+
+	/* ---- added in ABI 1.1: service interfaces ---- */
+
+	/*
+	 * Offer service interface `iface` (e.g. "sandbox"), implemented by
+	 * `vtable`, which starts with a struct mcpd_service_head and must stay
+	 * valid until fini. Only during init(). A plugin provides each iface
+	 * at most once (MCPD_E_EXISTS). Consumers find the provider by the
+	 * plugin's name.
+	 */
+	int (*service_provide)(struct mcpd_plugin *self, const char *iface,
+	                       const void *vtable);
+
+	/*
+	 * Find a loaded provider of `iface` whose vtable has major version
+	 * `major`. `provider` names the providing plugin; NULL asks for the
+	 * default: the plugin named in the daemon config ("services":
+	 * {IFACE: PLUGIN}), else the first loaded provider. On success
+	 * *vtable points at the provider's vtable and *ref holds the
+	 * provider loaded (a reload cannot retire it) until service_release.
+	 * Safe from the loop and from workers. Errors: MCPD_E_NOTFOUND (no
+	 * such provider loaded), MCPD_E_STATE (major differs), MCPD_E_INVAL.
+	 * Acquire per use (per task), not once at init: holding a ref forever
+	 * pins an old generation of the provider across reloads.
+	 */
+	int (*service_acquire)(struct mcpd_plugin *self, const char *iface,
+	                       uint16_t major, const char *provider,
+	                       const void **vtable, struct mcpd_service **ref);
+
+	/* Drop a reference from service_acquire. Any thread. */
+	void (*service_release)(struct mcpd_service *ref);
 };
 
 /* Does the running host offer table member `member`? */
