@@ -40,7 +40,8 @@ void sd_notify_send(const char *msg)
 	memcpy(sa.sun_path, path, n);
 	if (path[0] == '@')
 		sa.sun_path[0] = '\0'; /* the abstract namespace */
-	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	/* Never block the loop on a receiver that does not read. */
+	int fd = socket(AF_UNIX, SOCK_DGRAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
 	if (fd < 0)
 		return;
 	if (sendto(fd, msg, strlen(msg), MSG_NOSIGNAL, (struct sockaddr *)&sa,

@@ -212,3 +212,72 @@ int cmd_health(struct ctl *ctl, const struct args *a)
 	json_decref(doc);
 	return rc == EXIT_OK && unhappy ? EXIT_SERVER : rc;
 }
+
+/* ---- reload ---- */
+
+/* "echo 2.0.0 (generation 2), sleep 1.0.0 (generation 3)" */
+static char *generations(const json_t *list)
+{
+	struct buf b = { 0 };
+	size_t i;
+	json_t *g;
+
+	json_array_foreach(list, i, g)
+		buf_printf(&b, "%s%s %s (generation %lld)", b.len ? ", " : "",
+		           jstr(g, "name"), jstr(g, "version") ? jstr(g, "version") : "",
+		           (long long)json_integer_value(json_object_get(g, "generation")));
+	buf_str(&b);
+	return b.p;
+}
+
+static void print_list(const char *label, const json_t *list)
+{
+	char *s;
+
+	if (!json_array_size(list))
+		return;
+	s = generations(list);
+	printf("  %-17s %s\n", label, s);
+	free(s);
+}
+
+int cmd_reload(struct ctl *ctl, const struct args *a)
+{
+	json_t *doc, *w;
+	size_t i;
+	/* With --wait the answer comes after the drain: as long as that
+	 * takes (the daemon bounds it by its drain timeout). */
+	int wait = a->opt[OPT_WAIT] != NULL;
+	int rc = api_call(ctl, "POST", wait ? "/v1/reload?wait=1" : "/v1/reload",
+	                  NULL, wait ? -1 : API_TIMEOUT_MS, NULL, &doc);
+
+	if (rc != EXIT_OK)
+		return rc; /* a failed reload: the reason is already printed */
+	if (ctl->json) {
+		print_json(stdout, doc);
+		json_decref(doc);
+		return EXIT_OK;
+	}
+	printf("reload %lld: %s in %lld ms\n",
+	       (long long)json_integer_value(json_object_get(doc, "reload")),
+	       jstr(doc, "status"),
+	       (long long)json_integer_value(json_object_get(doc, "duration_ms")));
+	print_list("loaded:", json_object_get(doc, "loaded"));
+	print_list("retiring:", json_object_get(doc, "retiring"));
+	if (json_array_size(json_object_get(doc, "retiring")) &&
+	    json_object_get(doc, "drained"))
+		printf("  %-17s %s\n", "drained:",
+		       json_is_true(json_object_get(doc, "drained")) ? "yes"
+		       : "no, still waiting on code that has not returned");
+	json_array_foreach(json_object_get(doc, "warnings"), i, w)
+		printf("  %-17s %s: %s\n", "warning:", jstr(w, "file"),
+		       jstr(w, "warning"));
+	w = json_object_get(doc, "restart_required");
+	if (json_array_size(w)) {
+		char *keys = join_names(w);
+		printf("  %-17s %s\n", "restart required:", keys);
+		free(keys);
+	}
+	json_decref(doc);
+	return EXIT_OK;
+}

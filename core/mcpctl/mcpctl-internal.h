@@ -217,6 +217,7 @@ int cmd_watch(struct ctl *ctl, const struct args *a);
 int cmd_plugins(struct ctl *ctl, const struct args *a);
 int cmd_capabilities(struct ctl *ctl, const struct args *a);
 int cmd_health(struct ctl *ctl, const struct args *a);
+int cmd_reload(struct ctl *ctl, const struct args *a);
 
 /* Task status helpers shared by commands and watch. */
 int status_is_final(const char *status);

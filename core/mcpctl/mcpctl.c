@@ -64,6 +64,7 @@ static const struct command commands[] = {
 	{ "plugins", cmd_plugins, 0, 0, NULL, 0, "plugins" },
 	{ "capabilities", cmd_capabilities, 0, 0, NULL, 0, "capabilities" },
 	{ "health", cmd_health, 0, 0, NULL, 0, "health" },
+	{ "reload", cmd_reload, 0, 0, NULL, BIT(OPT_WAIT), "reload [--wait]" },
 };
 
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
@@ -84,6 +85,9 @@ static void usage(FILE *f)
 	      "  watch    follow a task's progress until it finishes\n"
 	      "  plugins, capabilities, health\n"
 	      "           what the daemon has loaded, and whether it is ready\n"
+	      "  reload   re-read the config and plugin dirs (as SIGHUP does);\n"
+	      "           --wait also waits for replaced plugins to drain;\n"
+	      "           exit 4 with the failing file and reason if refused\n"
 	      "\n"
 	      "options:\n"
 	      "  --url URL   the daemon, http://HOST:PORT[/PREFIX]\n"

@@ -5,6 +5,12 @@
  */
 #include <mcpd/plugin.h>
 
+/* The tests build a second copy with another version string, to see
+ * which generation served a task across a reload. */
+#ifndef ECHO_VERSION
+#define ECHO_VERSION "1.0.0"
+#endif
+
 static const struct mcpd_host *host;
 
 static int echo_handle(struct mcpd_task *task, void *ud)
@@ -34,5 +40,5 @@ static int echo_init(const struct mcpd_host *h, struct mcpd_plugin *self)
 	return host->capability_add(self, &def);
 }
 
-MCPD_PLUGIN("echo", "1.0.0", "Returns its input unchanged", 0, echo_init,
+MCPD_PLUGIN("echo", ECHO_VERSION, "Returns its input unchanged", 0, echo_init,
             NULL)

@@ -11,6 +11,12 @@
 #include <time.h>
 #include <mcpd/plugin.h>
 
+/* The tests build a second copy with another version string, to see
+ * which generation served a task across a reload. */
+#ifndef SLEEP_VERSION
+#define SLEEP_VERSION "1.0.0"
+#endif
+
 /* Longest single nap, so cancellation is noticed quickly. */
 #define SLEEP_STEP_MS 50
 
@@ -114,5 +120,5 @@ static int sleep_init(const struct mcpd_host *h, struct mcpd_plugin *self)
 	return host->capability_add(self, &def);
 }
 
-MCPD_PLUGIN("sleep", "1.0.0", "Waits a given time; for tests and demos", 0,
+MCPD_PLUGIN("sleep", SLEEP_VERSION, "Waits a given time; for tests and demos", 0,
             sleep_init, NULL)
