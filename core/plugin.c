@@ -642,7 +642,7 @@ json_t *plugin_to_json(const struct mcpd_plugin *p)
 		json_object_set_new(j, "waiting_on", json_pack(
 			"{s:i, s:i, s:i, s:b}", "worker_threads", workers,
 			"loop_attempts", loop, "service_refs",
-			refs - workers - loop, "timers", 0,
+			refs - workers - loop,
 			"drain_timeout_passed", p->drain_expired));
 	}
 	return j;
