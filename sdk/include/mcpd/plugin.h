@@ -35,6 +35,17 @@
  *     long gone can still not be detected -- do not keep task handles past
  *     the completion of the task.
  *
+ * Reloads
+ *   A reload (SIGHUP) that finds a plugin's file or config block changed
+ *   loads a new generation of it from a fresh private copy, beside the old
+ *   one: the new generation has its own static data and runs init() again;
+ *   the old one finishes its running tasks, then gets fini() and is
+ *   unloaded. So: keep state in statics or in `self`'s kv space (shared by
+ *   every generation of a plugin name), never assume init() runs once per
+ *   process, and release in fini() everything init() took. Acquire a
+ *   service per use and release it soon: a held reference keeps the
+ *   provider's old generation loaded.
+ *
  * Errors are small negative integers (MCPD_E_*); mcpd_strerror() in the host
  * table turns one into text. 0 is success.
  */
