@@ -4,6 +4,7 @@
 #include "tap.h"
 
 #include <stdlib.h>
+#include <string.h>
 #include <unistd.h>
 
 static char err[512];
@@ -393,6 +394,93 @@ static void test_files(void)
 	config_free(&c);
 }
 
+static void test_services(void)
+{
+	struct config c;
+	config_init(&c);
+	ok(json_is_object(c.services) && json_object_size(c.services) == 0,
+	   "default services is {}");
+	is_int(apply(&c, "{\"services\":{\"sandbox\":\"sandbox-ns\"}}"), 0,
+	       "services accepted");
+	is_str(json_string_value(json_object_get(c.services, "sandbox")),
+	       "sandbox-ns", "  kept");
+	config_free(&c);
+	refused("{\"services\":[]}", "config: services: must be an object");
+	refused("{\"services\":{\"sandbox\":1}}",
+	        "config: services.sandbox: must be a plugin name");
+	refused("{\"services\":{\"sandbox\":\"\"}}",
+	        "config: services.sandbox: must be a plugin name");
+}
+
+/* A reload keeps what only a restart can change, and says which. */
+static void test_restart_keys(void)
+{
+	struct config cur, next;
+	char keys[256];
+	config_init(&cur);
+	config_init(&next);
+	is_int(apply(&next, "{\"listen\":\"127.0.0.1:9\",\"workers\":2,"
+	             "\"state_dir\":\"/elsewhere\",\"map_size_mb\":8,"
+	             "\"max_connections\":5,\"max_body_bytes\":2048,"
+	             "\"queue_limit\":7,\"log_level\":\"debug\"}"), 0,
+	       "a next config that changes restart-only keys");
+	config_keep_restart_keys(&cur, &next, keys, sizeof keys);
+	is_str(keys, "listen,state_dir,workers,map_size_mb,max_connections,"
+	       "max_body_bytes", "they are all listed, in order");
+	ok(next.listen_port == cur.listen_port &&
+	   strcmp(next.listen_host, cur.listen_host) == 0 &&
+	   strcmp(next.state_dir, cur.state_dir) == 0 &&
+	   next.workers == cur.workers && next.map_size_mb == cur.map_size_mb &&
+	   next.max_connections == cur.max_connections &&
+	   next.max_body_bytes == cur.max_body_bytes,
+	   "and keep their running values");
+	ok(next.queue_limit == 7 && next.log_level == LOG_DEBUG,
+	   "run-time keys keep their new values");
+	config_keep_restart_keys(&cur, &next, keys, sizeof keys);
+	is_str(keys, "", "nothing left to report the second time");
+	config_free(&cur);
+	config_free(&next);
+}
+
+/* The command line, as start-up and every reload read it. */
+static void test_argv(void)
+{
+	char path[] = "/tmp/test_config_argvXXXXXX";
+	int fd = mkstemp(path);
+	const char text[] = "{\"workers\":3,\"plugin_dirs\":[\"/from-file\"]}";
+	ok(fd >= 0 && write(fd, text, sizeof text - 1) == (ssize_t)sizeof text - 1,
+	   "config file written");
+	close(fd);
+	for (int round = 0; round < 2; round++) {
+		char *argv[] = {"mcpd", "--listen", "127.0.0.1:0", "--config", path,
+		                "--plugin-dir", "/a", "--plugin-dir=/b", NULL};
+		struct config c;
+		config_init(&c);
+		err[0] = '\0';
+		is_int(config_from_argv(&c, 8, argv, err, sizeof err), 0,
+		       "round %d: argv parses (%s)", round, err);
+		ok(c.workers == 3 && c.listen_port == 0 && c.n_plugin_dirs == 2 &&
+		   strcmp(c.plugin_dirs[0], "/a") == 0 &&
+		   strcmp(c.plugin_dirs[1], "/b") == 0,
+		   "round %d: file first, then flags (dirs replaced)", round);
+		config_free(&c);
+	}
+	char *bad[] = {"mcpd", "--nope", NULL};
+	struct config c;
+	config_init(&c);
+	is_int(config_from_argv(&c, 2, bad, err, sizeof err), -1,
+	       "an unknown flag is refused");
+	is_str(err, "unknown or incomplete option --nope (see --help)",
+	       "  with a reason");
+	config_free(&c);
+	char *extra[] = {"mcpd", "stray", NULL};
+	config_init(&c);
+	is_int(config_from_argv(&c, 2, extra, err, sizeof err), -1,
+	       "a stray argument is refused");
+	config_free(&c);
+	unlink(path);
+}
+
 int main(void)
 {
 	test_defaults();
@@ -402,6 +490,9 @@ int main(void)
 	test_listen();
 	test_dirs();
 	test_files();
+	test_services();
+	test_restart_keys();
+	test_argv();
 	done_testing();
 	return exit_status();
 }

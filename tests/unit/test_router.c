@@ -473,8 +473,39 @@ static void test_blocking(void)
 	capdef_drop(loop);
 }
 
+/* A reload takes a generation's providers out; attempts keep theirs. */
+static void test_remove(void)
+{
+	struct router *r = router_new(5, 1000);
+	struct capdef *a = capdef_make("cap", "{\"language\": \"c\"}");
+	struct capdef *b = capdef_make("cap", "{\"language\": \"py\"}");
+	router_add_provider(r, a, 1);
+	router_add_provider(r, b, 1);
+	struct capq *q = router_capq(r, "cap", 0);
+	json_t *c = json_pack("{s:s}", "language", "c");
+	ok(a->prov && b->prov && q->nprov == 2, "two providers, owned by caps");
+	ok(router_can_match(q, c), "language c can be matched");
+	router_remove_provider(r, a);
+	ok(q->nprov == 1 && q->provs[0] == b->prov, "a removed, b stays");
+	ok(!router_can_match(q, c), "language c has no provider now");
+	ok(a->prov && a->prov->cap == a, "a keeps its provider for attempts");
+	router_remove_provider(r, a);
+	is_int((int)q->nprov, 1, "removing twice is harmless");
+	router_remove_provider(r, b);
+	ok(q->nprov == 0 && !router_can_match(q, NULL), "no provider left");
+	struct provider *old = a->prov; /* a new provider replaces it */
+	router_add_provider(r, a, 1);
+	ok(q->nprov == 1 && router_can_match(q, c), "a generation comes back");
+	json_decref(c);
+	router_free(r);
+	free(old);
+	capdef_drop(a);
+	capdef_drop(b);
+}
+
 int main(void)
 {
+	test_remove();
 	test_blocking();
 	test_attrs();
 	test_order();
