@@ -327,6 +327,27 @@ struct mcpd_host {
 
 	/* Drop a reference from service_acquire. Any thread. */
 	void (*service_release)(struct mcpd_service *ref);
+
+	/* ---- added in ABI 1.1: C functions as tools ---- */
+
+	/*
+	 * Declare a capability that calls the plain C function `fn`, described
+	 * by a C-like `signature` such as "double hypot(double x, double y)"
+	 * or "int64_t count_lines(const char *text)". The host parses the
+	 * signature once, derives the input JSON Schema (one property per
+	 * parameter, ranges from the C types) and the output schema, converts
+	 * the task's JSON input at call time and calls fn through libffi on a
+	 * worker thread. `name` is the capability name (NULL: the function's
+	 * name); `description` may be NULL. Supported types: the fixed-width
+	 * and plain integer types, size_t, float, double, bool, const char *,
+	 * and json_t * (an argument is borrowed; a returned json_t * is a new
+	 * reference the host takes). Only during init(). Errors: MCPD_E_INVAL
+	 * (the reason is logged: an unparsable or unsupported signature),
+	 * MCPD_E_EXISTS, MCPD_E_STATE.
+	 */
+	int (*function_add)(struct mcpd_plugin *self, const char *name,
+	                    const char *signature, void (*fn)(void),
+	                    const char *description);
 };
 
 /* Does the running host offer table member `member`? */
