@@ -288,6 +288,33 @@ def test_burst(d, pdir):
     t.is_(d.wait_task(e).get("status"), "succeeded", "and serves")
 
 
+def test_signal_during_reload(d, pdir):
+    """SIGHUPs that arrive while a reload runs queue exactly one more."""
+    t.diag("test_signal_during_reload")
+    import threading
+    cfg = dict(d.config)
+    cfg["plugins"] = {"slow_init": {"init_ms": 800}}
+    set_config(d, cfg)
+    shutil.copyfile(os.path.join(TEST_PLUGINS, "slow_init.so"),
+                    os.path.join(pdir, "slow_init.so"))
+    before = metric(d, "mcpd_reloads_total")
+    answer = {}
+    th = threading.Thread(target=lambda: answer.update(r=reload(d)))
+    th.start()
+    time.sleep(0.3 * t.SLOW)  # inside slow_init's init now
+    for _ in range(5):
+        os.kill(d.proc.pid, signal.SIGHUP)
+    th.join(30 * t.SLOW)
+    t.is_(answer.get("r", (0,))[0], 200, "the slow reload succeeded")
+    t.ok(t.wait_until(lambda: metric(d, "mcpd_reloads_total") - before >= 2,
+                      5), "the signals made a second reload")
+    time.sleep(0.5 * t.SLOW)
+    t.is_(metric(d, "mcpd_reloads_total") - before, 2,
+          "exactly one more reload for five signals during one")
+    e = d.submit_ok("slow_init.noop", {})
+    t.is_(d.wait_task(e).get("status"), "succeeded", "the slow plugin serves")
+
+
 def test_api_errors(d):
     t.diag("test_api_errors")
     st, _, body = d.get("/v1/reload")
@@ -314,6 +341,7 @@ def main():
     test_config(d, pdir)
     test_removal(d, pdir)
     test_burst(d, pdir)
+    test_signal_during_reload(d, pdir)
     test_api_errors(d)
     note.drain()  # the queue is small: empty it, as systemd would
     note.seen.clear()
