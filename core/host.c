@@ -6,6 +6,7 @@
 #include <event2/event.h>
 #include <pthread.h>
 #include <stdarg.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -260,8 +261,27 @@ static int host_kv_del(struct mcpd_plugin *self, const char *key)
 
 /* ---- timers (loop thread only) ---- */
 
+/*
+ * The timers not yet fired or stopped, by address: timer_stop looks a
+ * handle up here before touching it, so a stale handle (fired, stopped,
+ * or its plugin retired) is refused without reading freed memory.
+ */
+static struct map *live_timers;
+
+static void timer_key(const struct mcpd_timer *t, char key[32])
+{
+	snprintf(key, 32, "%p", (const void *)t);
+}
+
 static void timer_unlink(struct mcpd_timer *t)
 {
+	char key[32];
+	timer_key(t, key);
+	map_del(live_timers, key);
+	if (!map_count(live_timers)) {
+		map_free(live_timers);
+		live_timers = NULL;
+	}
 	struct mcpd_plugin *p = t->plugin;
 	if (t->prev)
 		t->prev->next = t->next;
@@ -271,6 +291,15 @@ static void timer_unlink(struct mcpd_timer *t)
 		t->next->prev = t->prev;
 	event_free(t->ev);
 	t->magic = 0;
+}
+
+void host_timers_remove(struct mcpd_plugin *p)
+{
+	while (p->timers) {
+		struct mcpd_timer *t = p->timers;
+		timer_unlink(t);
+		free(t);
+	}
 }
 
 static void on_plugin_timer(evutil_socket_t fd, short what, void *arg)
@@ -310,6 +339,14 @@ static struct mcpd_timer *host_timer_start(struct mcpd_plugin *self,
 		free(t);
 		return NULL;
 	}
+	char key[32];
+	timer_key(t, key);
+	if ((!live_timers && !(live_timers = map_new())) ||
+	    map_put(live_timers, key, t) < 0) {
+		event_free(t->ev);
+		free(t);
+		return NULL;
+	}
 	t->magic = TIMER_MAGIC;
 	t->plugin = self;
 	t->fn = fn;
@@ -325,7 +362,10 @@ static struct mcpd_timer *host_timer_start(struct mcpd_plugin *self,
 
 static int host_timer_stop(struct mcpd_timer *t)
 {
-	if (!t || t->magic != TIMER_MAGIC) {
+	char key[32];
+	timer_key(t, key);
+	if (!t || !live_timers || map_get(live_timers, key) != t ||
+	    t->magic != TIMER_MAGIC) {
 		log_error("timer_stop: stale or foreign timer handle %p",
 		          (void *)t);
 		return MCPD_E_HANDLE;

@@ -140,6 +140,8 @@ int plugin_capability_add(struct mcpd_plugin *p,
 /* Run a key-value write posted by a worker (loop thread). */
 struct kv_op;
 void host_kv_run(struct mcpd *d, struct kv_op *op);
+/* Cancel and free every pending host timer of p (at retirement). */
+void host_timers_remove(struct mcpd_plugin *p);
 /* Check a handle given to a plugin; logs on failure. */
 int plugin_check(const struct mcpd_plugin *p, const char *fn);
 

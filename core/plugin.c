@@ -373,13 +373,7 @@ const void *plugin_service(const struct mcpd_plugin *p, const char *iface)
 /* Stop the code: pending timers, fini, dlclose, the private copy. */
 static void plugin_retire_code(struct mcpd_plugin *p)
 {
-	while (p->timers) {
-		struct mcpd_timer *t = p->timers;
-		p->timers = t->next;
-		event_free(t->ev);
-		t->magic = 0;
-		free(t);
-	}
+	host_timers_remove(p);
 	if (p->loaded && p->desc && p->desc->fini)
 		p->desc->fini(p);
 	p->loaded = 0;
