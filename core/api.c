@@ -128,7 +128,10 @@ static json_t *read_body(struct mcpd *d, struct http_req *req)
 		return NULL;
 	}
 	json_error_t jerr;
-	json_t *j = json_loadb(body, len, JSON_REJECT_DUPLICATES, &jerr);
+	/* "\u0000" is valid JSON: strings may hold NUL (plugins that read
+	 * them as C strings see them cut there). */
+	json_t *j = json_loadb(body, len,
+	                       JSON_REJECT_DUPLICATES | JSON_ALLOW_NUL, &jerr);
 	if (!j) {
 		reply_error(d, req, 400, "invalid_json",
 		            json_pack("{s:i, s:i}", "line", jerr.line, "column",
@@ -320,7 +323,8 @@ static int list_one(const uint8_t id[16], const char *json, size_t len,
 	char hex[33];
 	task_id_hex(id, hex);
 	struct task *t = sched_find(lc->d, hex);
-	json_t *j = t ? task_to_json(t, 1) : json_loadb(json, len, 0, NULL);
+	json_t *j = t ? task_to_json(t, 1)
+	              : json_loadb(json, len, JSON_ALLOW_NUL, NULL);
 	if (!j)
 		return 0;
 	const char *st = json_string_value(json_object_get(j, "status"));
@@ -409,7 +413,7 @@ static int replay_one(uint32_t seq, const char *json, size_t len, void *ud)
 	struct stream *s = ud;
 	if (seq <= s->skip)
 		return 0;
-	json_t *ev = json_loadb(json, len, 0, NULL);
+	json_t *ev = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
 	int rc = write_event(s->req, seq,
 	                     json_string_value(json_object_get(ev, "type")),
 	                     json, len);

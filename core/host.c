@@ -232,7 +232,7 @@ static int host_kv_get(struct mcpd_plugin *self, const char *key, json_t **out)
 		return MCPD_E_IO;
 	if (rc == 1)
 		return MCPD_E_NOTFOUND;
-	*out = json_loadb(text, len, JSON_DECODE_ANY, NULL);
+	*out = json_loadb(text, len, JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	free(text);
 	return *out ? MCPD_OK : MCPD_E_IO;
 }

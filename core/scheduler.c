@@ -607,7 +607,7 @@ json_t *sched_task_json(struct mcpd *d, const char *hex, const uint8_t id[16])
 		return task_api_json(t);
 	if (store_task_get(d->store, id, &text, &len) != 0)
 		return NULL;
-	json_t *j = json_loadb(text, len, 0, NULL);
+	json_t *j = json_loadb(text, len, JSON_ALLOW_NUL, NULL);
 	free(text);
 	if (j)
 		task_json_add_links(j, hex);
@@ -762,7 +762,7 @@ static int recover_one(const uint8_t id[16], const char *json, size_t len,
 	if (!memmem(json, len, "\"status\":\"queued\"", 17) &&
 	    !memmem(json, len, "\"status\":\"running\"", 18))
 		return 0;
-	json_t *j = json_loadb(json, len, 0, NULL);
+	json_t *j = json_loadb(json, len, JSON_ALLOW_NUL, NULL);
 	struct task *t = j ? task_from_json(j) : NULL;
 	json_decref(j);
 	if (!t || task_status_final(t->status)) {

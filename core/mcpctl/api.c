@@ -61,7 +61,7 @@ static const char *reason_for(int status)
 
 static void report_error(struct http_conn *c, const struct buf *body)
 {
-	json_t *doc = json_loadb(body->p ? body->p : "", body->len, 0, NULL);
+	json_t *doc = json_loadb(body->p ? body->p : "", body->len, JSON_ALLOW_NUL, NULL);
 	json_t *err = json_object_get(doc, "error");
 	const char *code = jstr(err, "code"), *msg = jstr(err, "message");
 	const char *reason = http_reason(c), *retry = http_retry_after(c);
@@ -99,7 +99,7 @@ static int decode(struct http_conn *c, const struct buf *body, json_t **out)
 {
 	json_error_t jerr;
 
-	*out = json_loadb(body->p ? body->p : "", body->len, JSON_DECODE_ANY,
+	*out = json_loadb(body->p ? body->p : "", body->len, JSON_DECODE_ANY | JSON_ALLOW_NUL,
 	                  &jerr);
 	if (*out)
 		return EXIT_OK;
@@ -156,7 +156,7 @@ int api_probe(struct ctl *ctl, const char *path, int *status, json_t **out)
 	if (rc == EXIT_OK) {
 		*status = http_status(c);
 		*out = json_loadb(answer.p ? answer.p : "", answer.len,
-		                  JSON_DECODE_ANY, NULL);
+		                  JSON_DECODE_ANY | JSON_ALLOW_NUL, NULL);
 	}
 	buf_free(&answer);
 	http_conn_free(c);

@@ -99,6 +99,16 @@ def test_echo(d):
     is_(st, 201, "input defaults to {}")
     t = d.wait_task(body.get("id"), 10) if st == 201 else None
     is_(t and t.get("result"), {}, "echo of the default input is {}")
+    # NUL is valid in a JSON string: stored, read back, listed intact.
+    nul = {"s": "a\u0000b" * 3}
+    tid = d.submit_ok("echo", nul)
+    t = d.wait_task(tid, 10) if tid else {}
+    is_(t.get("result"), nul, "a result holding NUL reads back from the store")
+    st, _, page = d.get("/v1/tasks?capability=echo&limit=50")
+    ok(st == 200 and tid in [x.get("id") for x in page.get("tasks", [])],
+       "and is listed")
+    _, _, evs, _ = d.events(tid)
+    ok(len(evs) >= 3, "and its events replay (%d)" % len(evs))
 
 
 def test_wait(d):
