@@ -168,8 +168,10 @@ def getaddrinfo(name):
 
 
 def proc_scan(needle):
-    """Every process whose cmdline contains `needle` (host processes must
-    not be visible), and how many processes are visible at all."""
+    """Every process whose cmdline contains `needle` (given reversed, so
+    that this probe's own command line does not contain it): host processes
+    must not be visible."""
+    needle = needle[::-1]
     seen, found = 0, []
     for p in os.listdir("/proc"):
         if not p.isdigit():
