@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ffi-internal.h"
 #include "log-internal.h"
 #include "map-internal.h"
 #include "mcpd-internal.h"
@@ -498,4 +499,5 @@ const struct mcpd_host host_table = {
 	.service_provide = host_service_provide,
 	.service_acquire = host_service_acquire,
 	.service_release = host_service_release,
+	.function_add = ffi_function_add,
 };

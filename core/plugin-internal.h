@@ -25,6 +25,7 @@ struct capdef {
 	uint32_t max_concurrency, flags;
 	mcpd_handler_fn handler;
 	void *ud;
+	void (*ud_free)(void *ud); /* when the host owns ud (a C function) */
 	struct mcpd_plugin *plugin;
 	struct provider *prov; /* its entry in the router, owned here */
 };
@@ -61,6 +62,9 @@ struct mcpd_plugin {
 	uint32_t flags;
 	void *dl;
 	char *copy; /* the private copy dlopen mapped; deleted at retirement */
+	void **libs; /* libraries of the functions manifest; closed at
+	                retirement */
+	size_t nlibs;
 	const struct mcpd_plugin_desc *desc;
 	int loaded;   /* initialised; fini is due */
 	int draining; /* replaced or removed by a reload, not yet retired */
@@ -116,6 +120,17 @@ struct mcpd_plugin *plugin_load_file(struct mcpd *d, const char *path,
                                      const struct file_id *id,
                                      struct map *names,
                                      const json_t *plugins_conf);
+/*
+ * The synthetic record "functions" (file PLUGIN_FUNCTIONS_FILE) that
+ * serves the config's "functions" manifest: no code of its own, one
+ * capability per entry. Refused whole, with the first bad entry's reason,
+ * like a plugin whose init fails. Names as plugin_load_file. NULL only
+ * when out of memory.
+ */
+#define PLUGIN_FUNCTIONS_FILE "config:functions"
+struct mcpd_plugin *plugin_load_functions(struct mcpd *d,
+                                          const json_t *manifest,
+                                          struct map *names);
 /* Put a loaded record's capabilities into the router. */
 void plugin_register(struct mcpd *d, struct mcpd_plugin *p);
 /* Take them out: no new task goes to this generation. */
@@ -137,6 +152,14 @@ json_t *plugin_to_json(const struct mcpd_plugin *p);
 /* host->capability_add. */
 int plugin_capability_add(struct mcpd_plugin *p,
                           const struct mcpd_capability_def *def);
+/* The same, and on success the capability owns def->ud: ud_free(ud) when
+ * it is freed. On failure the caller keeps it. */
+int plugin_capability_add_owned(struct mcpd_plugin *p,
+                                const struct mcpd_capability_def *def,
+                                void (*ud_free)(void *ud));
+/* Record why p is refused; the first reason wins. */
+void plugin_refuse(struct mcpd_plugin *p, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
 /* Run a key-value write posted by a worker (loop thread). */
 struct kv_op;
 void host_kv_run(struct mcpd *d, struct kv_op *op);

@@ -18,6 +18,7 @@
 
 #include <event2/event.h>
 
+#include "ffi-internal.h"
 #include "log-internal.h"
 #include "map-internal.h"
 #include "mcpd-internal.h"
@@ -32,15 +33,28 @@ int plugin_check(const struct mcpd_plugin *p, const char *fn)
 	return -1;
 }
 
+static void vrefuse(struct mcpd_plugin *p, const char *fmt, va_list ap)
+{
+	if (p->reason[0])
+		return; /* keep the first, most precise reason */
+	vsnprintf(p->reason, sizeof p->reason, fmt, ap);
+}
+
 static void refuse(struct mcpd_plugin *p, const char *fmt, ...)
 	__attribute__((format(printf, 2, 3)));
 static void refuse(struct mcpd_plugin *p, const char *fmt, ...)
 {
-	if (p->reason[0])
-		return; /* keep the first, most precise reason */
 	va_list ap;
 	va_start(ap, fmt);
-	vsnprintf(p->reason, sizeof p->reason, fmt, ap);
+	vrefuse(p, fmt, ap);
+	va_end(ap);
+}
+
+void plugin_refuse(struct mcpd_plugin *p, const char *fmt, ...)
+{
+	va_list ap;
+	va_start(ap, fmt);
+	vrefuse(p, fmt, ap);
 	va_end(ap);
 }
 
@@ -70,6 +84,8 @@ static void capdef_free(struct capdef *c)
 	json_decref(c->input_schema);
 	json_decref(c->output_schema);
 	json_decref(c->attributes);
+	if (c->ud_free)
+		c->ud_free(c->ud);
 	free(c);
 }
 
@@ -106,6 +122,13 @@ static char *dup_or_null(const char *s)
 
 int plugin_capability_add(struct mcpd_plugin *p,
                           const struct mcpd_capability_def *def)
+{
+	return plugin_capability_add_owned(p, def, NULL);
+}
+
+int plugin_capability_add_owned(struct mcpd_plugin *p,
+                                const struct mcpd_capability_def *def,
+                                void (*ud_free)(void *ud))
 {
 	if (plugin_check(p, "capability_add") < 0)
 		return MCPD_E_HANDLE;
@@ -163,6 +186,7 @@ int plugin_capability_add(struct mcpd_plugin *p,
 	}
 	p->caps = nc;
 	p->caps[p->ncaps++] = c;
+	c->ud_free = ud_free;
 	return MCPD_OK;
 }
 
@@ -381,6 +405,11 @@ static void plugin_retire_code(struct mcpd_plugin *p)
 	if (p->dl)
 		dlclose(p->dl);
 	p->dl = NULL;
+	for (size_t i = p->nlibs; i-- > 0;)
+		dlclose(p->libs[i]);
+	free(p->libs);
+	p->libs = NULL;
+	p->nlibs = 0;
 	p->desc = NULL;
 	if (p->copy)
 		unlink(p->copy);
@@ -428,40 +457,89 @@ static unsigned next_generation(struct mcpd *d, const char *name)
 	return (unsigned)g;
 }
 
-struct mcpd_plugin *plugin_load_file(struct mcpd *d, const char *path,
-                                     const struct file_id *id,
-                                     struct map *names,
-                                     const json_t *plugins_conf)
+static struct mcpd_plugin *record_new(struct mcpd *d, const char *file)
 {
 	struct mcpd_plugin *p = calloc(1, sizeof *p);
-	if (!p || !(p->file = strdup(path))) {
+	if (!p || !(p->file = strdup(file))) {
 		free(p);
 		return NULL;
 	}
 	p->magic = PLUGIN_MAGIC;
 	p->d = d;
+	return p;
+}
+
+/* A new generation if ok, else the code is gone and the reason stays. */
+static struct mcpd_plugin *record_loaded(struct mcpd *d,
+                                         struct mcpd_plugin *p, int ok)
+{
+	if (ok) {
+		p->loaded = 1;
+		p->loaded_at_ms = now_ms();
+		p->generation = next_generation(d, p->name);
+		log_msg(LOG_INFO, p->name, NULL,
+		        "loaded %s version %s generation %u (ABI %s, %zu "
+		        "capabilities)", p->file, p->version, p->generation,
+		        p->abi, p->ncaps);
+	} else {
+		log_msg(LOG_WARN, p->name, NULL, "refused %s: %s", p->file,
+		        p->reason);
+		plugin_retire_code(p);
+	}
+	return p;
+}
+
+struct mcpd_plugin *plugin_load_file(struct mcpd *d, const char *path,
+                                     const struct file_id *id,
+                                     struct map *names,
+                                     const json_t *plugins_conf)
+{
+	struct mcpd_plugin *p = record_new(d, path);
+	if (!p)
+		return NULL;
 	if (id) {
 		p->f_dev = id->dev;
 		p->f_ino = id->ino;
 		p->f_size = id->size;
 		p->f_mtime_ns = id->mtime_ns;
 	}
-	if (open_descriptor(d, p) == 0 &&
-	    check_identity(p, names ? names : d->plugins_by_name) == 0 &&
-	    init_plugin(p, plugins_conf) == 0) {
-		p->loaded = 1;
-		p->loaded_at_ms = now_ms();
-		p->generation = next_generation(d, p->name);
-		log_msg(LOG_INFO, p->name, NULL,
-		        "loaded %s version %s generation %u (ABI %s, %zu "
-		        "capabilities)", path, p->version, p->generation,
-		        p->abi, p->ncaps);
-	} else {
-		log_msg(LOG_WARN, p->name, NULL, "refused %s: %s", path,
-		        p->reason);
-		plugin_retire_code(p);
+	int ok = open_descriptor(d, p) == 0 &&
+	         check_identity(p, names ? names : d->plugins_by_name) == 0 &&
+	         init_plugin(p, plugins_conf) == 0;
+	return record_loaded(d, p, ok);
+}
+
+struct mcpd_plugin *plugin_load_functions(struct mcpd *d,
+                                          const json_t *manifest,
+                                          struct map *names)
+{
+	struct mcpd_plugin *p = record_new(d, PLUGIN_FUNCTIONS_FILE);
+	if (!p)
+		return NULL;
+	p->name = strdup("functions");
+	p->version = strdup(MCPD_VERSION);
+	p->description = strdup("C functions named in the config's "
+	                        "\"functions\" manifest");
+	snprintf(p->abi, sizeof p->abi, "%d.%d", MCPD_ABI_MAJOR,
+	         MCPD_ABI_MINOR);
+	/* What a reload compares to tell whether the manifest changed. */
+	p->config = json_deep_copy(manifest);
+	if (!p->name || !p->version || !p->description || !p->config) {
+		plugin_retire(p);
+		return NULL;
 	}
-	return p;
+	struct mcpd_plugin *other =
+		map_get(names ? names : d->plugins_by_name, p->name);
+	int ok = 0;
+	if (other) {
+		refuse(p, "duplicate plugin name \"%s\" (already loaded from "
+		       "%s)", p->name, other->file);
+	} else {
+		p->in_init = 1;
+		ok = ffi_manifest_load(p, manifest) == 0;
+		p->in_init = 0;
+	}
+	return record_loaded(d, p, ok);
 }
 
 static int keep_record(struct mcpd *d, struct mcpd_plugin *p)
@@ -532,6 +610,20 @@ static void clean_cache(struct mcpd *d)
 	closedir(dh);
 }
 
+/* At start-up: list every record, serve the loaded ones. */
+static void adopt(struct mcpd *d, struct mcpd_plugin *p)
+{
+	if (!p)
+		return;
+	if (p->loaded) {
+		map_put(d->plugins_by_name, p->name, p);
+		plugin_register(d, p);
+		d->plugins_loaded++;
+	}
+	if (keep_record(d, p) < 0)
+		plugin_retire(p);
+}
+
 int plugins_load_all(struct mcpd *d)
 {
 	clean_cache(d);
@@ -545,18 +637,13 @@ int plugins_load_all(struct mcpd *d)
 				d, paths[j], have_id ? &id : NULL, NULL,
 				d->cfg.plugins);
 			free(paths[j]);
-			if (!p)
-				continue;
-			if (p->loaded) {
-				map_put(d->plugins_by_name, p->name, p);
-				plugin_register(d, p);
-				d->plugins_loaded++;
-			}
-			if (keep_record(d, p) < 0)
-				plugin_retire(p);
+			adopt(d, p);
 		}
 		free(paths);
 	}
+	/* The functions manifest comes after the files, as at a reload. */
+	if (json_array_size(d->cfg.functions))
+		adopt(d, plugin_load_functions(d, d->cfg.functions, NULL));
 	return (int)d->plugins_loaded;
 }
 

@@ -68,6 +68,7 @@ struct item {
 	struct mcpd_plugin *old;   /* the record of this path, if any */
 	struct mcpd_plugin *fresh; /* a new generation loaded for it */
 	int keep;                  /* the old record stays as it is */
+	int manifest;              /* the config's functions, not a file */
 };
 
 struct plan {
@@ -106,6 +107,32 @@ static int config_changed(const struct mcpd_plugin *p, const json_t *plugins)
 	                          now ? now : empty);
 	json_decref(empty);
 	return changed;
+}
+
+/*
+ * The functions manifest is one more item, after the files: kept while
+ * it is the same JSON, a new generation of the "functions" record when it
+ * changed. Without one, an old record is not seen and drains away.
+ */
+static int plan_manifest(struct mcpd *d, const struct config *next,
+                         struct plan *pl)
+{
+	if (!json_array_size(next->functions))
+		return 0;
+	struct item it = {.path = strdup(PLUGIN_FUNCTIONS_FILE), .manifest = 1};
+	struct item *ni = realloc(pl->items, (pl->n + 1) * sizeof *ni);
+	size_t idx;
+	if (!it.path || !ni) {
+		free(it.path);
+		return -1;
+	}
+	pl->items = ni;
+	if ((it.old = find_old(d, it.path, &idx))) {
+		pl->seen[idx] = 1;
+		it.keep = json_equal(it.old->config, next->functions);
+	}
+	pl->items[pl->n++] = it;
+	return 0;
 }
 
 static int plan_scan(struct mcpd *d, const struct config *next,
@@ -150,7 +177,7 @@ static int plan_scan(struct mcpd *d, const struct config *next,
 		}
 		free(paths);
 	}
-	return 0;
+	return plan_manifest(d, next, pl);
 }
 
 /* Load every new or changed file; 0 if all of them initialised. */
@@ -165,17 +192,21 @@ static int plan_load(struct mcpd *d, const struct config *next,
 		struct item *it = &pl->items[i];
 		if (it->keep)
 			continue;
-		it->fresh = plugin_load_file(d, it->path, &it->id, names,
-		                             next->plugins);
+		/* A manifest's errors name the config and the entry. */
+		const char *file = it->manifest ? "config" : it->path;
+		it->fresh = it->manifest
+			? plugin_load_functions(d, next->functions, names)
+			: plugin_load_file(d, it->path, &it->id, names,
+			                   next->plugins);
 		if (!it->fresh) {
 			json_array_append_new(errors, json_pack(
-				"{s:s, s:s}", "file", it->path, "reason",
+				"{s:s, s:s}", "file", file, "reason",
 				"out of memory"));
 			continue;
 		}
 		if (!it->fresh->loaded) {
 			json_array_append_new(errors, json_pack(
-				"{s:s, s:s}", "file", it->path, "reason",
+				"{s:s, s:s}", "file", file, "reason",
 				it->fresh->reason));
 			continue;
 		}

@@ -333,17 +333,42 @@ struct mcpd_host {
 	/*
 	 * Declare a capability that calls the plain C function `fn`, described
 	 * by a C-like `signature` such as "double hypot(double x, double y)"
-	 * or "int64_t count_lines(const char *text)". The host parses the
-	 * signature once, derives the input JSON Schema (one property per
-	 * parameter, ranges from the C types) and the output schema, converts
-	 * the task's JSON input at call time and calls fn through libffi on a
-	 * worker thread. `name` is the capability name (NULL: the function's
-	 * name); `description` may be NULL. Supported types: the fixed-width
-	 * and plain integer types, size_t, float, double, bool, const char *,
-	 * and json_t * (an argument is borrowed; a returned json_t * is a new
-	 * reference the host takes). Only during init(). Errors: MCPD_E_INVAL
-	 * (the reason is logged: an unparsable or unsupported signature),
-	 * MCPD_E_EXISTS, MCPD_E_STATE.
+	 * or "int64_t count_lines(const char *text)". Only during init().
+	 *
+	 * The host parses the signature once and derives the input JSON
+	 * Schema: one required property per parameter, named after it, with
+	 * the C type's exact range ("minimum"/"maximum" for integers), no
+	 * other properties. Each task runs on a worker thread (the capability
+	 * is MCPD_CAP_BLOCKING): the input is converted with its types and
+	 * ranges checked again, fn is called through libffi, and the task's
+	 * result is {"result": VALUE}, or {} for a void function.
+	 *
+	 * Types: void (result only); bool/_Bool; char, short, int, long, long
+	 * long, signed or unsigned; int8_t..uint64_t, size_t, ssize_t,
+	 * intptr_t, uintptr_t, ptrdiff_t; float; double; const char * (a
+	 * string); json_t * and const json_t * (any JSON). Other pointers,
+	 * structs, arrays and variadic functions are refused. Unsigned
+	 * 64-bit parameters accept 0..INT64_MAX (jansson's integers are
+	 * int64_t); an unsigned 64-bit result above it comes back as a JSON
+	 * real. A float or double result that is inf or nan fails the task
+	 * ("bad_result").
+	 *
+	 * Ownership: a const char * argument is borrowed for the call; a
+	 * const char * result is copied and never freed by the host (return
+	 * static or long-lived text; NULL gives null). A json_t * argument is
+	 * a private copy of the input, borrowed for the call (fn may change
+	 * it, or keep it with json_incref). A json_t * result is a new
+	 * reference the host takes (NULL gives null).
+	 *
+	 * `name` is the capability name (NULL: the function's name in the
+	 * signature); `description` may be NULL. fn must really have the
+	 * signature's prototype: the host cannot check it.
+	 *
+	 * Errors: MCPD_E_INVAL for an unparsable or unsupported signature, or
+	 * a NULL fn -- the reason, e.g. `function "f": bad signature "int
+	 * f(int *p)": parameter 1 ("p"): type "int *" is not supported`,
+	 * refuses the plugin as a failed capability_add does; MCPD_E_EXISTS,
+	 * MCPD_E_SCHEMA and MCPD_E_STATE as capability_add.
 	 */
 	int (*function_add)(struct mcpd_plugin *self, const char *name,
 	                    const char *signature, void (*fn)(void),
