@@ -32,11 +32,15 @@ struct config {
 	int breaker_cooldown_ms;   /* default 30000 */
 	size_t map_size_mb;        /* LMDB map; default 1024 */
 	int max_connections;       /* default 1024 */
+	int stdio;                 /* --stdio: serve MCP on stdin/stdout */
+	int http;                  /* serve HTTP: 1, but 0 for --stdio
+	                              without --listen */
 	json_t *plugins;           /* object: plugin name -> its config block */
 	json_t *services;          /* object: service iface -> default plugin */
+	json_t *functions;         /* array: C functions as tools (manifest) */
 };
 
-/* Defaults above; plugins = {}. */
+/* Defaults above; plugins = {}, services = {}, functions = []. */
 void config_init(struct config *c);
 /* Free owned memory; c stays reusable after config_init. */
 void config_free(struct config *c);
@@ -48,7 +52,10 @@ void config_free(struct config *c);
  * default_timeout_ms, max_timeout_ms, default_concurrency, max_retries,
  * retry_base_ms, retry_max_ms, breaker_failures, breaker_cooldown_ms,
  * map_size_mb, max_connections, plugins (object of objects), services
- * (object: interface name -> plugin name).
+ * (object: interface name -> plugin name), functions (array of objects
+ * with strings "library", "symbol", "signature" and optional "name" and
+ * "description"; only their shape is checked here, the libraries and
+ * signatures when the manifest is loaded).
  * 0, or -1 with a one-line reason naming the key in err
  * (e.g. "config: workers: must be an integer from 1 to 256").
  */

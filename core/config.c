@@ -52,8 +52,10 @@ void config_init(struct config *c)
 	c->breaker_cooldown_ms = 30000;
 	c->map_size_mb = 1024;
 	c->max_connections = 1024;
+	c->http = 1;
 	c->plugins = json_object();
 	c->services = json_object();
+	c->functions = json_array();
 }
 
 void config_clear_plugin_dirs(struct config *c)
@@ -76,6 +78,8 @@ void config_free(struct config *c)
 	c->plugins = NULL;
 	json_decref(c->services);
 	c->services = NULL;
+	json_decref(c->functions);
+	c->functions = NULL;
 }
 
 int config_add_plugin_dir(struct config *c, const char *dir)
@@ -106,6 +110,7 @@ static int config_copy(struct config *dst, const struct config *src)
 	dst->state_dir = NULL;
 	dst->plugins = NULL;
 	dst->services = NULL;
+	dst->functions = NULL;
 	for (int i = 0; i < src->n_plugin_dirs; i++)
 		if (config_add_plugin_dir(dst, src->plugin_dirs[i]))
 			goto fail;
@@ -114,6 +119,9 @@ static int config_copy(struct config *dst, const struct config *src)
 	if (src->plugins && !(dst->plugins = json_deep_copy(src->plugins)))
 		goto fail;
 	if (src->services && !(dst->services = json_deep_copy(src->services)))
+		goto fail;
+	if (src->functions &&
+	    !(dst->functions = json_deep_copy(src->functions)))
 		goto fail;
 	return 0;
 fail:
@@ -235,7 +243,7 @@ int config_set_listen(struct config *c, const char *addr, char *err,
 /* ---- Keys ---------------------------------------------------------- */
 
 enum key_kind { K_INT, K_SIZE, K_LISTEN, K_DIRS, K_STATE_DIR, K_LEVEL,
-                K_PLUGINS, K_SERVICES };
+                K_PLUGINS, K_SERVICES, K_FUNCTIONS };
 
 static const struct key {
 	const char *name;
@@ -251,6 +259,7 @@ static const struct key {
 	{"log_level", K_LEVEL, 0, 0, 0},
 	{"plugins", K_PLUGINS, 0, 0, 0},
 	{"services", K_SERVICES, 0, 0, 0},
+	{"functions", K_FUNCTIONS, 0, 0, 0},
 	INT_KEY(workers, 1, 256),
 	INT_KEY(drain_timeout_ms, 0, 3600000),
 	SIZE_KEY(max_body_bytes, 1024, 1024LL * 1024 * 1024),
@@ -368,6 +377,71 @@ static int set_services(struct config *c, const json_t *v, char *err,
 	return 0;
 }
 
+/* One manifest entry's shape: known members, all strings, the first
+ * three required and, like "name", not empty. */
+static int check_function(size_t i, const json_t *e, char *err,
+                          size_t errlen)
+{
+	static const char *const members[] = {"library", "symbol",
+	                                      "signature", "name",
+	                                      "description"};
+	const size_t nmembers = sizeof members / sizeof *members;
+	if (!json_is_object(e)) {
+		set_err(err, errlen, "config: functions[%zu]: must be an "
+		        "object", i);
+		return -1;
+	}
+	const char *key;
+	const json_t *v;
+	json_object_foreach((json_t *)e, key, v) {
+		size_t k = 0;
+		while (k < nmembers && strcmp(members[k], key) != 0)
+			k++;
+		if (k == nmembers) {
+			set_err(err, errlen, "config: functions[%zu]: unknown "
+			        "key \"%s\"", i, key);
+			return -1;
+		}
+		if (!json_is_string(v) || (!json_string_length(v) &&
+		                           strcmp(key, "description") != 0)) {
+			set_err(err, errlen, "config: functions[%zu].%s: must "
+			        "be a non-empty string", i, key);
+			return -1;
+		}
+	}
+	for (size_t k = 0; k < 3; k++) {
+		if (!json_object_get(e, members[k])) {
+			set_err(err, errlen, "config: functions[%zu]: missing "
+			        "\"%s\"", i, members[k]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static int set_functions(struct config *c, const json_t *v, char *err,
+                         size_t errlen)
+{
+	if (!json_is_array(v)) {
+		set_err(err, errlen, "config: functions: must be an array of "
+		        "objects");
+		return -1;
+	}
+	size_t i;
+	const json_t *e;
+	json_array_foreach(v, i, e)
+		if (check_function(i, e, err, errlen) < 0)
+			return -1;
+	json_t *copy = json_deep_copy(v);
+	if (!copy) {
+		set_err(err, errlen, "config: functions: out of memory");
+		return -1;
+	}
+	json_decref(c->functions);
+	c->functions = copy;
+	return 0;
+}
+
 static int set_listen_key(struct config *c, const json_t *v, char *err,
                           size_t errlen)
 {
@@ -418,6 +492,7 @@ static int set_key(struct config *c, const struct key *k, const json_t *v,
 	case K_DIRS: return set_dirs(c, v, err, errlen);
 	case K_PLUGINS: return set_plugins(c, v, err, errlen);
 	case K_SERVICES: return set_services(c, v, err, errlen);
+	case K_FUNCTIONS: return set_functions(c, v, err, errlen);
 	case K_LISTEN: return set_listen_key(c, v, err, errlen);
 	case K_LEVEL: return set_level(c, v, err, errlen);
 	case K_STATE_DIR: return set_state_dir(c, v, err, errlen);
@@ -511,7 +586,7 @@ int config_load_file(struct config *c, const char *path, char *err,
 /* ---- the command line ---------------------------------------------- */
 
 enum { OPT_CONFIG = 1, OPT_LISTEN, OPT_PLUGIN_DIR, OPT_STATE_DIR,
-       OPT_LOG_LEVEL, OPT_VERSION, OPT_HELP };
+       OPT_LOG_LEVEL, OPT_VERSION, OPT_HELP, OPT_STDIO };
 
 static const struct option options[] = {
 	{"config", required_argument, NULL, OPT_CONFIG},
@@ -521,6 +596,7 @@ static const struct option options[] = {
 	{"log-level", required_argument, NULL, OPT_LOG_LEVEL},
 	{"version", no_argument, NULL, OPT_VERSION},
 	{"help", no_argument, NULL, OPT_HELP},
+	{"stdio", no_argument, NULL, OPT_STDIO},
 	{NULL, 0, NULL, 0},
 };
 
@@ -536,6 +612,9 @@ static void usage(FILE *f)
 	        "                      the config's plugin_dirs)\n"
 	        "  --state-dir DIR     LMDB state directory (default ./state)\n"
 	        "  --log-level LEVEL   error, warn, info or debug\n"
+	        "  --stdio             serve MCP on stdin/stdout (logs on stderr,\n"
+	        "                      exit at end of input); no HTTP listener\n"
+	        "                      unless --listen is given too\n"
 	        "  --version           print the version and exit\n"
 	        "  --help              print this help and exit\n");
 }
@@ -552,7 +631,7 @@ int config_from_argv(struct config *c, int argc, char **argv, char *err,
 		if (file && config_load_file(c, file, err, errlen) < 0)
 			return -1;
 	}
-	int dirs_from_flags = 0, opt;
+	int dirs_from_flags = 0, listen_given = 0, opt;
 	opterr = 0;
 	optind = 0; /* a full rescan: this runs again at each reload */
 	while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -565,6 +644,7 @@ int config_from_argv(struct config *c, int argc, char **argv, char *err,
 				set_err(err, errlen, "--listen: %s", why);
 				return -1;
 			}
+			listen_given = 1;
 			break;
 		}
 		case OPT_PLUGIN_DIR:
@@ -593,6 +673,9 @@ int config_from_argv(struct config *c, int argc, char **argv, char *err,
 		case OPT_HELP:
 			usage(stdout);
 			return 1;
+		case OPT_STDIO:
+			c->stdio = 1;
+			break;
 		default:
 			set_err(err, errlen, "unknown or incomplete option %s "
 			        "(see --help)", argv[optind - 1]);
@@ -604,6 +687,10 @@ int config_from_argv(struct config *c, int argc, char **argv, char *err,
 		        argv[optind]);
 		return -1;
 	}
+	/* stdout belongs to MCP, and the config's listen address is most
+	 * likely the system daemon's: only an explicit --listen adds HTTP. */
+	if (c->stdio && !listen_given)
+		c->http = 0;
 	return 0;
 }
 

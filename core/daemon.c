@@ -15,6 +15,7 @@
 #include "http-internal.h"
 #include "log-internal.h"
 #include "map-internal.h"
+#include "mcp-internal.h"
 #include "mcpd-internal.h"
 #include "plugin-internal.h"
 #include "pool-internal.h"
@@ -136,7 +137,8 @@ static void on_drain_tick(evutil_socket_t fd, short what, void *arg)
 	int running = sched_running(d);
 	/* The answers a finished task released (long-polls, the last event
 	 * of a stream) must reach their sockets before the loop ends. */
-	if (running == 0 && http_server_unflushed(d->http) == 0) {
+	if (running == 0 && http_server_unflushed(d->http) == 0 &&
+	    mcp_stdio_unflushed(d->mcp_stdio) == 0) {
 		log_info("drained: no task running");
 		stop_loop(d);
 		return;
@@ -163,6 +165,11 @@ static void begin_drain(struct mcpd *d, const char *why)
 	struct timeval tick = {0, 20000};
 	event_add(d->drain_ev, &tick);
 	on_drain_tick(-1, 0, d);
+}
+
+void mcpd_stop(struct mcpd *d, const char *why)
+{
+	begin_drain(d, why);
 }
 
 static void on_signal(evutil_socket_t sig, short what, void *arg)
@@ -273,7 +280,11 @@ int mcpd_start(struct mcpd *d)
 		        store_last_error(d->store));
 		return -1;
 	}
-	if (start_http(d) < 0 || add_signals(d) < 0)
+	/* stdio first: it points fd 1 at stderr, so the listening line
+	 * cannot end up in the MCP stream. */
+	if (!(d->mcp = mcp_server_new(d)) ||
+	    (d->cfg.stdio && mcp_stdio_start(d) < 0) ||
+	    (d->cfg.http && start_http(d) < 0) || add_signals(d) < 0)
 		return -1;
 	d->ready = 1;
 	sd_notify_send("READY=1");
@@ -319,6 +330,9 @@ void mcpd_free(struct mcpd *d)
 			commit_now(d);
 		sched_free_all(d);
 	}
+	/* After the tasks: their watchers answered the calls still open. */
+	mcp_stdio_free(d->mcp_stdio);
+	mcp_server_free(d->mcp);
 	store_close(d->store);
 	plugins_unload_all(d);
 	router_free(d->router);

@@ -24,6 +24,8 @@ struct map;
 struct provider;
 struct capdef;
 struct http_req;
+struct mcp_server;
+struct mcp_stdio;
 
 #define ATTEMPT_MAGIC 0x5441534bu /* "TASK" */
 
@@ -86,6 +88,8 @@ struct mcpd {
 	struct event_base *base;
 	struct store *store;
 	struct http_server *http;
+	struct mcp_server *mcp;        /* the MCP core (mcp.c) */
+	struct mcp_stdio *mcp_stdio;   /* --stdio, or NULL */
 	struct router *router;
 	struct pool *pool;
 	struct map *tasks;   /* live (non-final) tasks by hex id */
@@ -140,6 +144,8 @@ struct mcpd {
 int mcpd_start(struct mcpd *d);  /* open store, load plugins, listen */
 int mcpd_run(struct mcpd *d);    /* loop until stopped; exit code */
 void mcpd_free(struct mcpd *d);
+/* Drain and stop, as SIGTERM does (e.g. at the end of MCP's stdin). */
+void mcpd_stop(struct mcpd *d, const char *why);
 /* Post a message from any thread to the loop. */
 void mcpd_post(struct mcpd *d, struct msg *m);
 /* Ask for a commit at the end of this loop iteration. */
