@@ -68,6 +68,14 @@ static void per_capability(FILE *f, struct capq **qs, size_t n)
 	}
 }
 
+/* A metric without labels: its header and its one sample. */
+static void one(FILE *f, const char *name, const char *type,
+                const char *help, unsigned long long value)
+{
+	header(f, name, type, help);
+	fprintf(f, "%s %llu\n", name, value);
+}
+
 char *metrics_render(struct mcpd *d)
 {
 	char *buf = NULL;
@@ -86,21 +94,16 @@ char *metrics_render(struct mcpd *d)
 	        d->nplugins - d->plugins_loaded);
 	fprintf(f, "mcpd_plugins{state=\"draining\"} %zu\n", d->nretiring);
 
-	header(f, "mcpd_reloads_total", "counter",
-	       "Reload transactions run (SIGHUP, POST /v1/reload).");
-	fprintf(f, "mcpd_reloads_total %llu\n", (unsigned long long)d->reloads);
-	header(f, "mcpd_reload_failures_total", "counter",
-	       "Reloads refused whole (bad config or a plugin that failed).");
-	fprintf(f, "mcpd_reload_failures_total %llu\n",
-	        (unsigned long long)d->reload_failures);
-	header(f, "mcpd_plugin_drains_total", "counter",
-	       "Replaced plugin generations retired after draining.");
-	fprintf(f, "mcpd_plugin_drains_total %llu\n",
-	        (unsigned long long)d->drains);
-	header(f, "mcpd_plugin_drain_timeouts_total", "counter",
-	       "Generations whose drain timeout passed (tasks requeued).");
-	fprintf(f, "mcpd_plugin_drain_timeouts_total %llu\n",
-	        (unsigned long long)d->drain_timeouts);
+	one(f, "mcpd_reloads_total", "counter",
+	    "Reload transactions run (SIGHUP, POST /v1/reload).", d->reloads);
+	one(f, "mcpd_reload_failures_total", "counter",
+	    "Reloads refused whole (bad config or a plugin that failed).",
+	    d->reload_failures);
+	one(f, "mcpd_plugin_drains_total", "counter",
+	    "Replaced plugin generations retired after draining.", d->drains);
+	one(f, "mcpd_plugin_drain_timeouts_total", "counter",
+	    "Generations whose drain timeout passed (tasks requeued).",
+	    d->drain_timeouts);
 
 	header(f, "mcpd_http_requests_total", "counter",
 	       "HTTP answers by status class.");
@@ -108,19 +111,15 @@ char *metrics_render(struct mcpd *d)
 		fprintf(f, "mcpd_http_requests_total{code=\"%dxx\"} %llu\n", c,
 		        (unsigned long long)d->http_codes[c]);
 
-	header(f, "mcpd_store_commits_total", "counter",
-	       "LMDB group commits (one fsync each).");
-	fprintf(f, "mcpd_store_commits_total %llu\n",
-	        (unsigned long long)d->commits);
-	header(f, "mcpd_store_commit_failures_total", "counter",
-	       "LMDB commits that failed.");
-	fprintf(f, "mcpd_store_commit_failures_total %llu\n",
-	        (unsigned long long)d->commit_failures);
-	header(f, "mcpd_workers_busy", "gauge",
-	       "Blocking handlers running or waiting for a worker.");
-	fprintf(f, "mcpd_workers_busy %d\n", pool_busy(d->pool));
-	header(f, "mcpd_live_tasks", "gauge", "Tasks not yet final.");
-	fprintf(f, "mcpd_live_tasks %zu\n", map_count(d->tasks));
+	one(f, "mcpd_store_commits_total", "counter",
+	    "LMDB group commits (one fsync each).", d->commits);
+	one(f, "mcpd_store_commit_failures_total", "counter",
+	    "LMDB commits that failed.", d->commit_failures);
+	one(f, "mcpd_workers_busy", "gauge",
+	    "Blocking handlers running or waiting for a worker.",
+	    (unsigned long long)pool_busy(d->pool));
+	one(f, "mcpd_live_tasks", "gauge", "Tasks not yet final.",
+	    map_count(d->tasks));
 	fclose(f);
 	return buf;
 }
