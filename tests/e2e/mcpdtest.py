@@ -248,6 +248,14 @@ def is_error(resp, status, code, name):
     return good
 
 
+def replace_file(src, dst):
+    """Replace dst with a copy of src atomically, as an operator's
+    install would (a reader sees the old file or the new one)."""
+    tmp = dst + ".new"
+    shutil.copyfile(src, tmp)
+    os.replace(tmp, dst)
+
+
 def wait_until(fn, timeout, interval=0.05):
     """Call fn until it returns a truthy value or `timeout` seconds pass."""
     deadline = time.monotonic() + timeout * SLOW
@@ -417,6 +425,40 @@ class Daemon:
 
     def delete(self, path, **kw):
         return self.request("DELETE", path, **kw)
+
+    # -- plugins, reload, metrics
+
+    def plugin_records(self, name=None):
+        """GET /v1/plugins' records (of plugin `name`, when given)."""
+        st, _, body = self.get("/v1/plugins")
+        recs = body.get("plugins", []) if st == 200 and \
+            isinstance(body, dict) else []
+        return [p for p in recs if name is None or p.get("name") == name]
+
+    def serving(self, name):
+        """The loaded (serving) record of plugin `name`, or {}."""
+        for p in self.plugin_records(name):
+            if p.get("status") == "loaded":
+                return p
+        return {}
+
+    def metric(self, name):
+        """The value of an unlabelled sample in /metrics, or None."""
+        _, _, body = self.get("/metrics")
+        for line in (body if isinstance(body, str) else "").splitlines():
+            if line.startswith(name + " "):
+                return float(line.split()[1])
+        return None
+
+    def set_config(self, cfg):
+        """Rewrite the config file the daemon was started with."""
+        with open(self.config_path, "w") as f:
+            json.dump(cfg, f)
+
+    def reload(self, wait=False):
+        """POST /v1/reload[?wait=1] -> (status, headers, body)."""
+        return self.post("/v1/reload" + ("?wait=1" if wait else ""),
+                         timeout=60)
 
     def submit(self, capability, input=None, **fields):
         """POST /v1/tasks -> (status, headers, body)."""

@@ -20,12 +20,6 @@ import time
 import mcpdtest as t
 
 
-def put(src, dst):
-    tmp = dst + ".new"
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
-
 class Generator(threading.Thread):
     def __init__(self, port, stop, seed):
         super().__init__(daemon=True)
@@ -69,14 +63,6 @@ class Generator(threading.Thread):
             conn.close()
 
 
-def metric(d, name):
-    _, _, body = d.get("/metrics")
-    for line in (body if isinstance(body, str) else "").splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return 0.0
-
-
 def run(seconds, period=0.2, generators=4):
     """Run the soak; returns a dict of counts (and emits no TAP)."""
     plugins = t.env("MCPD_PLUGIN_DIR")
@@ -100,7 +86,7 @@ def run(seconds, period=0.2, generators=4):
     while time.monotonic() < end:
         src = v2 if swaps % 2 == 0 else plugins
         for name in ("echo.so", "sleep.so"):
-            put(os.path.join(src, name), os.path.join(pdir, name))
+            t.replace_file(os.path.join(src, name), os.path.join(pdir, name))
         os.kill(d.proc.pid, signal.SIGHUP)
         swaps += 1
         time.sleep(period)
@@ -118,16 +104,20 @@ def run(seconds, period=0.2, generators=4):
     for g in gens:
         for k, v in g.codes.items():
             codes[k] = codes.get(k, 0) + v
-    t.wait_until(lambda: metric(d, 'mcpd_plugins{state="draining"}') == 0,
+
+    def count(name):
+        return int(d.metric(name) or 0)
+
+    t.wait_until(lambda: count('mcpd_plugins{state="draining"}') == 0,
                  15)
     res = {
         "seconds": seconds,
         "swaps": swaps,
-        "reloads": int(metric(d, "mcpd_reloads_total")),
-        "reload_failures": int(metric(d, "mcpd_reload_failures_total")),
-        "generations_retired": int(metric(d, "mcpd_plugin_drains_total")),
-        "drain_timeouts": int(metric(d, "mcpd_plugin_drain_timeouts_total")),
-        "still_draining": int(metric(d, 'mcpd_plugins{state="draining"}')),
+        "reloads": count("mcpd_reloads_total"),
+        "reload_failures": count("mcpd_reload_failures_total"),
+        "generations_retired": count("mcpd_plugin_drains_total"),
+        "drain_timeouts": count("mcpd_plugin_drain_timeouts_total"),
+        "still_draining": count('mcpd_plugins{state="draining"}'),
         "requests": sum(codes.values()),
         "status_codes": codes,
         "acknowledged": len(ids),

@@ -38,22 +38,6 @@ MANIFEST = [
 ]
 
 
-def plugins(d):
-    st, _, body = d.get("/v1/plugins")
-    return body if st == 200 and isinstance(body, dict) else {}
-
-
-def records(d, name):
-    return [p for p in plugins(d).get("plugins", []) if p.get("name") == name]
-
-
-def serving(d, name):
-    for p in records(d, name):
-        if p.get("status") == "loaded":
-            return p
-    return {}
-
-
 def capabilities(d):
     st, _, body = d.get("/v1/capabilities")
     caps = body.get("capabilities", []) if isinstance(body, dict) else []
@@ -87,18 +71,9 @@ def refused_input(d, cap, inp, path, words, name):
     t.like(det.get("reason", ""), words, name + ": details.reason")
 
 
-def set_config(d, cfg):
-    with open(d.config_path, "w") as f:
-        json.dump(cfg, f)
-
-
-def reload(d):
-    return d.post("/v1/reload", timeout=60)
-
-
 def test_listing(d):
     t.diag("test_listing")
-    rec = serving(d, "functions")
+    rec = d.serving("functions")
     t.is_(rec.get("file"), "config:functions",
           "the manifest is served by the record \"functions\"")
     t.is_(sorted(rec.get("capabilities", [])),
@@ -251,8 +226,8 @@ def test_bad_input(d):
 
 def bad_reload(d, cfg, entry, reason, name):
     manifest = list(MANIFEST) + [entry]
-    set_config(d, dict(cfg, functions=manifest))
-    st, _, body = reload(d)
+    d.set_config(dict(cfg, functions=manifest))
+    st, _, body = d.reload()
     if not t.is_error((st, None, body), 422, "reload_failed", name):
         return
     errs = body["error"].get("details", {}).get("errors", [])
@@ -281,15 +256,15 @@ def test_reload(d, cfg):
                "functions[%(i)d]: bad signature \"void memset(int *s, int "
                "c, size_t n)\": parameter 1 (\"s\"): type \"int *\" is not "
                "supported", "an unsupported type")
-    set_config(d, dict(cfg, functions=[{"library": "libm.so.6"}]))
-    st, _, body = reload(d)
+    d.set_config(dict(cfg, functions=[{"library": "libm.so.6"}]))
+    st, _, body = d.reload()
     t.is_error((st, None, body), 422, "reload_failed",
                "a manifest entry without symbol is a config error")
     t.is_(body.get("error", {}).get("details", {}).get("errors"),
           [{"file": "config",
             "reason": "config: functions[0]: missing \"symbol\""}],
           "...naming the entry and the member")
-    rec = serving(d, "functions")
+    rec = d.serving("functions")
     t.is_(rec.get("generation"), 1, "after failed reloads generation 1 serves")
     t.is_(result(d, "hypot", {"x": 6, "y": 8}), {"result": 10.0},
           "and the old functions keep serving")
@@ -301,8 +276,8 @@ def test_reload(d, cfg):
     manifest = [e for e in MANIFEST if e["symbol"] != "floor"] + [
         {"library": "libm.so.6", "symbol": "cbrt",
          "signature": "double cbrt(double x)"}]
-    set_config(d, dict(cfg, functions=manifest))
-    st, _, body = reload(d)
+    d.set_config(dict(cfg, functions=manifest))
+    st, _, body = d.reload()
     t.is_(st, 200, "a changed manifest reloads")
     t.is_([(x.get("name"), x.get("generation")) for x in body.get("loaded",
                                                                   [])],
@@ -310,7 +285,7 @@ def test_reload(d, cfg):
     t.is_([(x.get("name"), x.get("generation"))
            for x in body.get("retiring", [])], [("functions", 1)],
           "generation 1 retires")
-    old = [p for p in records(d, "functions")
+    old = [p for p in d.plugin_records("functions")
            if p.get("status") == "draining"]
     t.is_([p.get("in_flight") for p in old], [1],
           "generation 1 drains with the usleep in flight")
@@ -329,17 +304,17 @@ def test_reload(d, cfg):
     t.is_((fin.get("status"), fin.get("result")),
           ("succeeded", {"result": 0}),
           "the running usleep finished on generation 1")
-    t.ok(t.wait_until(lambda: len(records(d, "functions")) == 1, 10),
+    t.ok(t.wait_until(lambda: len(d.plugin_records("functions")) == 1, 10),
          "then generation 1 is retired")
 
-    st, _, body = reload(d)
+    st, _, body = d.reload()
     t.is_((st, body.get("loaded")), (200, []),
           "an unchanged manifest is kept as it is")
 
-    set_config(d, dict(cfg))  # no functions at all
-    st, _, body = reload(d)
+    d.set_config(dict(cfg))  # no functions at all
+    st, _, body = d.reload()
     t.is_(st, 200, "a reload without a manifest succeeds")
-    t.ok(t.wait_until(lambda: not records(d, "functions"), 10),
+    t.ok(t.wait_until(lambda: not d.plugin_records("functions"), 10),
          "the record is gone")
     st, _, body = d.submit("hypot", {"x": 1, "y": 1})
     t.is_error((st, None, body), 404, "unknown_capability",
@@ -347,10 +322,10 @@ def test_reload(d, cfg):
     t.is_(result(d, "ffi_half", {"x": 5}), {"result": 2.5},
           "the plugin's functions still are")
 
-    set_config(d, dict(cfg, functions=MANIFEST))
-    st, _, body = reload(d)
+    d.set_config(dict(cfg, functions=MANIFEST))
+    st, _, body = d.reload()
     t.is_(st, 200, "the manifest comes back")
-    t.is_(serving(d, "functions").get("generation"), 3, "as generation 3")
+    t.is_(d.serving("functions").get("generation"), 3, "as generation 3")
     t.is_(result(d, "floor", {"x": -0.5}), {"result": -1.0}, "floor again")
 
 
@@ -359,7 +334,7 @@ def test_startup_refusal(plugin_dir):
     manifest = [MANIFEST[0], {"library": "libm.so.6", "symbol": "hypotx",
                               "signature": "double h(double x, double y)"}]
     d = t.Daemon(plugin_dirs=[plugin_dir], config={"functions": manifest})
-    rec = records(d, "functions")
+    rec = d.plugin_records("functions")
     t.is_([(r.get("status"), r.get("reason")) for r in rec],
           [("refused", "functions[1]: no symbol \"hypotx\" in libm.so.6")],
           "a bad entry refuses the whole manifest at start, with the reason")
@@ -368,11 +343,11 @@ def test_startup_refusal(plugin_dir):
                "none of its functions is served")
     t.is_(result(d, "ffi_half", {"x": 1}), {"result": 0.5},
           "the daemon serves the rest")
-    st, _, body = reload(d)
+    st, _, body = d.reload()
     t.is_((st, body.get("loaded")), (200, []),
           "an unchanged refused manifest is kept (like an unchanged file)")
-    set_config(d, {"functions": manifest[:1]})
-    st, _, body = reload(d)
+    d.set_config({"functions": manifest[:1]})
+    st, _, body = d.reload()
     t.is_(st, 200, "fixing the manifest and reloading loads it")
     t.is_(result(d, "hypot", {"x": 5, "y": 12}), {"result": 13.0},
           "hypot is served")
@@ -398,7 +373,7 @@ def main():
                     os.path.join(pdir, "ffi_bad.so"))
     cfg = {"drain_timeout_ms": 20000}
     d = t.Daemon(plugin_dirs=[pdir], config=dict(cfg, functions=MANIFEST))
-    bad = records(d, "ffi_bad")
+    bad = d.plugin_records("ffi_bad")
     t.is_([(p.get("status"), p.get("reason")) for p in bad],
           [("refused", "init failed: function \"ffi_bad.fill\": bad "
             "signature \"int ffi_bad_fill(int *buf)\": parameter 1 "

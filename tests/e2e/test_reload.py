@@ -7,7 +7,6 @@ plugin's queued tasks wait for a provider or fail at their timeout; a
 plugin's config change takes effect; a burst of SIGHUPs gives a bounded
 number of reloads; systemd hears READY/RELOADING/STOPPING."""
 
-import json
 import os
 import shutil
 import signal
@@ -21,27 +20,9 @@ TEST_PLUGINS = t.env("MCPD_TEST_PLUGIN_DIR")
 V2 = os.path.join(TEST_PLUGINS, "v2")
 
 
-def put(src, dst):
-    """Replace dst atomically, as an operator's install would."""
-    tmp = dst + ".new"
-    shutil.copyfile(src, tmp)
-    os.replace(tmp, dst)
-
-
 def plugins(d):
     st, _, body = d.get("/v1/plugins")
     return body if st == 200 else {}
-
-
-def records(d, name):
-    return [p for p in plugins(d).get("plugins", []) if p.get("name") == name]
-
-
-def serving(d, name):
-    for p in records(d, name):
-        if p.get("status") == "loaded":
-            return p
-    return {}
 
 
 def running_event(d, tid):
@@ -52,24 +33,6 @@ def running_event(d, tid):
         if isinstance(data, dict) and data.get("status") == "running":
             found = data
     return found
-
-
-def metric(d, name):
-    st, _, body = d.request("GET", "/metrics")
-    text = body if isinstance(body, str) else ""
-    for line in text.splitlines():
-        if line.startswith(name + " "):
-            return float(line.split()[1])
-    return None
-
-
-def set_config(d, cfg):
-    with open(d.config_path, "w") as f:
-        json.dump(cfg, f)
-
-
-def reload(d, wait=False):
-    return d.post("/v1/reload" + ("?wait=1" if wait else ""), timeout=60)
 
 
 class Notify:
@@ -100,19 +63,19 @@ class Notify:
 def test_swap(d, pdir, note):
     t.diag("test_swap")
     is_ = t.is_
-    is_(serving(d, "sleep").get("generation"), 1, "sleep starts at generation 1")
+    is_(d.serving("sleep").get("generation"), 1, "sleep starts at generation 1")
     long_id = d.submit_ok("sleep", {"ms": 1500})
     t.ok(d.wait_status(long_id, ("running",), 10), "a long sleep task runs")
 
-    put(os.path.join(V2, "sleep.so"), os.path.join(pdir, "sleep.so"))
-    put(os.path.join(V2, "echo.so"), os.path.join(pdir, "echo.so"))
+    t.replace_file(os.path.join(V2, "sleep.so"), os.path.join(pdir, "sleep.so"))
+    t.replace_file(os.path.join(V2, "echo.so"), os.path.join(pdir, "echo.so"))
     note.seen.clear()
     os.kill(d.proc.pid, signal.SIGHUP)
-    t.ok(t.wait_until(lambda: serving(d, "sleep").get("version") == "2.0.0",
+    t.ok(t.wait_until(lambda: d.serving("sleep").get("version") == "2.0.0",
                       10 * t.SLOW), "after SIGHUP sleep 2.0.0 serves")
-    new = serving(d, "sleep")
+    new = d.serving("sleep")
     is_(new.get("generation"), 2, "as generation 2")
-    old = [p for p in records(d, "sleep") if p.get("status") == "draining"]
+    old = [p for p in d.plugin_records("sleep") if p.get("status") == "draining"]
     t.ok(len(old) == 1, "the old generation is listed as draining")
     if old:
         is_(old[0].get("generation"), 1, "draining generation is 1")
@@ -147,7 +110,7 @@ def test_swap(d, pdir, note):
     t.ok(t.wait_until(lambda: not [p for p in plugins(d).get("plugins", [])
                                    if p.get("status") == "draining"],
                       10 * t.SLOW), "old generations are retired")
-    t.ok((metric(d, "mcpd_plugin_drains_total") or 0) >= 2,
+    t.ok((d.metric("mcpd_plugin_drains_total") or 0) >= 2,
          "mcpd_plugin_drains_total counts them")
     cache = os.path.join(d.state_dir, "plugin-cache")
     is_(len(os.listdir(cache)), 2,
@@ -156,12 +119,12 @@ def test_swap(d, pdir, note):
 
 def test_broken(d, pdir):
     t.diag("test_broken")
-    before = serving(d, "echo")
-    fails_before = metric(d, "mcpd_reload_failures_total") or 0
+    before = d.serving("echo")
+    fails_before = d.metric("mcpd_reload_failures_total") or 0
     for src, why in (("init_fails.so", "init failed"),
                      ("bad_major.so", "ABI major 2")):
-        put(os.path.join(TEST_PLUGINS, src), os.path.join(pdir, "echo.so"))
-        st, _, body = reload(d)
+        t.replace_file(os.path.join(TEST_PLUGINS, src), os.path.join(pdir, "echo.so"))
+        st, _, body = d.reload()
         t.is_error((st, None, body), 422, "reload_failed",
                    "a replacement with %s is refused" % why)
         msg = (body.get("error", {}) or {}).get("message", "")
@@ -171,7 +134,7 @@ def test_broken(d, pdir):
         t.ok(errs and errs[0].get("file") == os.path.join(pdir, "echo.so")
              and why in errs[0].get("reason", ""),
              "GET /v1/plugins shows the failed file and reason")
-        now = serving(d, "echo")
+        now = d.serving("echo")
         t.is_((now.get("generation"), now.get("version")),
             (before.get("generation"), before.get("version")),
             "the old echo keeps serving")
@@ -183,10 +146,10 @@ def test_broken(d, pdir):
     t.is_(code, 4, "mcpctl reload exits 4 on a refused reload")
     t.like(err, "echo.so", "its message names the failing file")
     t.like(err, "ABI major", "and the reason")
-    t.is_(metric(d, "mcpd_reload_failures_total"), fails_before + 3,
+    t.is_(d.metric("mcpd_reload_failures_total"), fails_before + 3,
           "mcpd_reload_failures_total counted the three")
 
-    put(os.path.join(V2, "echo.so"), os.path.join(pdir, "echo.so"))
+    t.replace_file(os.path.join(V2, "echo.so"), os.path.join(pdir, "echo.so"))
     code, out, err = t.run([t.env("MCPCTL_BIN"), "--url",
                             "http://%s:%d" % (t.HOST, d.port), "reload",
                             "--wait"])
@@ -194,7 +157,7 @@ def test_broken(d, pdir):
     t.like(out, "loaded:", "it prints what it loaded")
     t.ok(any(ln.split() == ["drained:", "yes"] for ln in out.splitlines()),
          "and that the old one drained")
-    t.is_(serving(d, "echo").get("generation"), before.get("generation") + 1,
+    t.is_(d.serving("echo").get("generation"), before.get("generation") + 1,
           "echo has a new generation")
 
 
@@ -202,11 +165,11 @@ def test_config(d, pdir):
     t.diag("test_config")
     cfg = dict(d.config)
     cfg["plugins"] = {"sleep": {"max_ms": 10}}
-    set_config(d, cfg)
-    gen = serving(d, "sleep").get("generation")
-    st, _, body = reload(d)
+    d.set_config(cfg)
+    gen = d.serving("sleep").get("generation")
+    st, _, body = d.reload()
     t.is_(st, 200, "a reload with a changed plugin block succeeds")
-    t.is_(serving(d, "sleep").get("generation"), gen + 1,
+    t.is_(d.serving("sleep").get("generation"), gen + 1,
           "sleep was re-initialised as a new generation")
     tid = d.submit_ok("sleep", {"ms": 50})
     fin = d.wait_task(tid)
@@ -214,8 +177,8 @@ def test_config(d, pdir):
           ("failed", "too_long"), "its new max_ms applies")
 
     cfg["workers"] = 2
-    set_config(d, cfg)
-    st, _, body = reload(d)
+    d.set_config(cfg)
+    st, _, body = d.reload()
     t.is_(st, 200, "a reload that changes workers succeeds")
     t.is_(body.get("restart_required"), ["workers"],
           "and reports workers as needing a restart")
@@ -223,7 +186,7 @@ def test_config(d, pdir):
 
     with open(d.config_path, "w") as f:
         f.write('{"plugins": {"sleep": {"max_ms": 100000}}, "workers": "x"}')
-    st, _, body = reload(d)
+    st, _, body = d.reload()
     t.is_error((st, None, body), 422, "reload_failed", "a bad config is refused")
     t.like((body.get("error") or {}).get("message", ""), "workers",
            "naming the key")
@@ -232,8 +195,8 @@ def test_config(d, pdir):
           "the running config stays (max_ms 10 still applies)")
     cfg["workers"] = 4
     cfg["plugins"] = {}
-    set_config(d, cfg)
-    st, _, _ = reload(d)
+    d.set_config(cfg)
+    st, _, _ = d.reload()
     t.is_(st, 200, "a good config reloads again")
     tid = d.submit_ok("sleep", {"ms": 50})
     t.is_(d.wait_task(tid).get("status"), "succeeded", "without the cap")
@@ -246,7 +209,7 @@ def test_removal(d, pdir):
     short = d.submit_ok("sleep", {"ms": 10}, timeout_ms=700)
     patient = d.submit_ok("sleep", {"ms": 10}, timeout_ms=30000)
     os.unlink(os.path.join(pdir, "sleep.so"))
-    st, _, body = reload(d)
+    st, _, body = d.reload()
     t.is_(st, 200, "removing sleep.so reloads")
     t.is_([x.get("name") for x in body.get("retiring", [])], ["sleep"],
           "sleep's generation is retiring")
@@ -264,8 +227,8 @@ def test_removal(d, pdir):
            "with a clear message")
     t.is_(d.task(patient).get("status"), "queued",
           "a queued task with time left waits")
-    put(os.path.join(PLUGINS, "sleep.so"), os.path.join(pdir, "sleep.so"))
-    st, _, _ = reload(d)
+    t.replace_file(os.path.join(PLUGINS, "sleep.so"), os.path.join(pdir, "sleep.so"))
+    st, _, _ = d.reload()
     t.is_(st, 200, "sleep.so is back")
     t.is_(d.wait_task(patient, timeout=10).get("status"), "succeeded",
           "and the waiting task ran on it")
@@ -273,14 +236,14 @@ def test_removal(d, pdir):
 
 def test_burst(d, pdir):
     t.diag("test_burst")
-    before = metric(d, "mcpd_reloads_total")
-    put(os.path.join(PLUGINS, "echo.so"), os.path.join(pdir, "echo.so"))
+    before = d.metric("mcpd_reloads_total")
+    t.replace_file(os.path.join(PLUGINS, "echo.so"), os.path.join(pdir, "echo.so"))
     for _ in range(20):
         os.kill(d.proc.pid, signal.SIGHUP)
-    t.ok(t.wait_until(lambda: serving(d, "echo").get("version") == "1.0.0",
+    t.ok(t.wait_until(lambda: d.serving("echo").get("version") == "1.0.0",
                       10 * t.SLOW), "the burst reloaded echo 1.0.0")
     time.sleep(0.5 * t.SLOW)
-    n = metric(d, "mcpd_reloads_total") - before
+    n = d.metric("mcpd_reloads_total") - before
     t.ok(1 <= n <= 5, "20 SIGHUPs made %d reloads (1 to 5)" % n)
     st, _, body = d.get("/readyz")
     t.is_(st, 200, "the daemon is ready after the burst")
@@ -294,22 +257,22 @@ def test_signal_during_reload(d, pdir):
     import threading
     cfg = dict(d.config)
     cfg["plugins"] = {"slow_init": {"init_ms": 800}}
-    set_config(d, cfg)
+    d.set_config(cfg)
     shutil.copyfile(os.path.join(TEST_PLUGINS, "slow_init.so"),
                     os.path.join(pdir, "slow_init.so"))
-    before = metric(d, "mcpd_reloads_total")
+    before = d.metric("mcpd_reloads_total")
     answer = {}
-    th = threading.Thread(target=lambda: answer.update(r=reload(d)))
+    th = threading.Thread(target=lambda: answer.update(r=d.reload()))
     th.start()
     time.sleep(0.3 * t.SLOW)  # inside slow_init's init now
     for _ in range(5):
         os.kill(d.proc.pid, signal.SIGHUP)
     th.join(30 * t.SLOW)
     t.is_(answer.get("r", (0,))[0], 200, "the slow reload succeeded")
-    t.ok(t.wait_until(lambda: metric(d, "mcpd_reloads_total") - before >= 2,
+    t.ok(t.wait_until(lambda: d.metric("mcpd_reloads_total") - before >= 2,
                       5), "the signals made a second reload")
     time.sleep(0.5 * t.SLOW)
-    t.is_(metric(d, "mcpd_reloads_total") - before, 2,
+    t.is_(d.metric("mcpd_reloads_total") - before, 2,
           "exactly one more reload for five signals during one")
     e = d.submit_ok("slow_init.noop", {})
     t.is_(d.wait_task(e).get("status"), "succeeded", "the slow plugin serves")

@@ -5,7 +5,6 @@ across a reload), host timers (a loop handler finished from a timer; a
 retiring generation's pending timer removed), and the drain timeout
 sending tasks back through their retry policy."""
 
-import json
 import os
 import shutil
 
@@ -17,11 +16,6 @@ TEST_PLUGINS = t.env("MCPD_TEST_PLUGIN_DIR")
 
 def touch(path, i):
     os.utime(path, ns=(1_000_000_000 * (2000 + i),) * 2)
-
-
-def reload(d):
-    st, _, body = d.post("/v1/reload")
-    return st, body
 
 
 def plugin(d, name, status):
@@ -36,11 +30,6 @@ def failure(d, tid):
     fin = d.wait_task(tid, timeout=15)
     return fin.get("status"), (fin.get("error") or {}).get("code"), \
         (fin.get("error") or {}).get("message", "")
-
-
-def set_config(d, cfg):
-    with open(d.config_path, "w") as f:
-        json.dump(cfg, f)
 
 
 def main():
@@ -70,21 +59,21 @@ def main():
     t.is_((st, msg), ("failed", "not allowed in this state"),
           "another major version is refused")
     cfg["services"] = {"greeter": "sleep"}
-    set_config(d, cfg)
-    t.is_(reload(d)[0], 200, "services.greeter names a plugin without it")
+    d.set_config(cfg)
+    t.is_(d.reload()[0], 200, "services.greeter names a plugin without it")
     st, code, msg = failure(d, d.submit_ok("greet", {}))
     t.is_((st, msg), ("failed", "not found"),
           "the configured default is honoured (and does not provide it)")
     cfg["services"] = {"greeter": "svc_provider"}
-    set_config(d, cfg)
-    reload(d)
+    d.set_config(cfg)
+    d.reload()
     t.is_(d.wait_task(d.submit_ok("greet", {})).get("status"), "succeeded",
           "the configured default provides it")
 
     held = d.submit_ok("greet", {"hold_ms": 1500})
     t.ok(d.wait_status(held, ("running",), 10), "a consumer holds the service")
     touch(os.path.join(pdir, "svc_provider.so"), 1)
-    st, body = reload(d)
+    st, _, body = d.reload()
     t.is_([x.get("name") for x in body.get("retiring", [])],
           ["svc_provider"], "the provider was replaced")
     old = plugin(d, "svc_provider", "draining")
@@ -107,7 +96,7 @@ def main():
                         timeout_ms=60000)
     t.ok(d.wait_status(stuck, ("running",), 10), "a timer task that waits")
     touch(os.path.join(pdir, "timer.so"), 2)
-    reload(d)
+    d.reload()
     st, code, msg = failure(d, stuck)
     t.is_((st, code), ("failed", "reload_drain"),
           "the drain timeout failed it (no retries left)")
@@ -120,7 +109,7 @@ def main():
     long_id = d.submit_ok("sleep", {"ms": 3000}, retries=1)
     t.ok(d.wait_status(long_id, ("running",), 10), "a long sleep runs")
     touch(os.path.join(pdir, "sleep.so"), 3)
-    reload(d)
+    d.reload()
     fin = d.wait_task(long_id, timeout=15)
     t.is_((fin.get("status"), fin.get("attempts")), ("succeeded", 2),
           "requeued by the drain timeout, it succeeded on its retry")
