@@ -61,7 +61,7 @@ extern "C" {
 #endif
 
 #define MCPD_ABI_MAJOR 1
-#define MCPD_ABI_MINOR 1
+#define MCPD_ABI_MINOR 2
 
 /* Errors returned by host functions and handlers. */
 enum mcpd_error {
@@ -91,6 +91,7 @@ struct mcpd_plugin; /* opaque: the host's record of this plugin */
 struct mcpd_task;   /* opaque: one running attempt of a task */
 struct mcpd_timer;  /* opaque: a one-shot timer on the loop (ABI 1.1) */
 struct mcpd_service; /* opaque: a held reference to a service (ABI 1.1) */
+struct mcpd_io;      /* opaque: a file-descriptor watch on the loop (ABI 1.2) */
 
 /*
  * Every service vtable (see sandbox.h) starts with this header, so the host
@@ -213,8 +214,11 @@ struct mcpd_host {
 		__attribute__((format(printf, 3, 4)));
 
 	/*
-	 * Declare a capability. Only during init(). Errors: MCPD_E_STATE
-	 * outside init, MCPD_E_EXISTS if this plugin already declared the
+	 * Declare a capability. During init(), and since ABI 1.2 also later
+	 * from the loop thread (a bridge learning its tools at run time: the
+	 * capability is routable at once and MCP clients are told the tool
+	 * list changed). Errors: MCPD_E_STATE from a worker thread, or
+	 * outside init in a 1.0/1.1 host; MCPD_E_EXISTS if this plugin already declared the
 	 * name, MCPD_E_SCHEMA for schema or attributes text that is not a JSON
 	 * object, MCPD_E_INVAL for a bad name or a NULL handler.
 	 */
@@ -373,8 +377,42 @@ struct mcpd_host {
 	int (*function_add)(struct mcpd_plugin *self, const char *name,
 	                    const char *signature, void (*fn)(void),
 	                    const char *description);
+
+	/* ---- added in ABI 1.2: dynamic capabilities, fd watches ---- */
+
+	/*
+	 * Withdraw capability `name` that this plugin declared (in init or
+	 * later). Loop thread only. Tasks already running keep running;
+	 * queued ones wait for another provider (or the same one declared
+	 * again) until their timeout, then fail with "no_provider"; MCP
+	 * clients are told the tool list changed. MCPD_E_NOTFOUND if this
+	 * plugin has no such capability, MCPD_E_STATE from a worker.
+	 */
+	int (*capability_remove)(struct mcpd_plugin *self, const char *name);
+
+	/*
+	 * Call fn(fd, events, arg) on the loop each time `fd` becomes
+	 * readable (MCPD_IO_READ) and/or writable (MCPD_IO_WRITE), until
+	 * io_stop(). `events` tells which happened. Loop thread only; the
+	 * fd stays the plugin's (the host never closes it). The host
+	 * removes a plugin's watches when it unloads it, before fini. NULL
+	 * on a bad argument or from a worker thread.
+	 */
+	struct mcpd_io *(*io_start)(struct mcpd_plugin *self, int fd,
+	                            unsigned events,
+	                            void (*fn)(int fd, unsigned events,
+	                                       void *arg),
+	                            void *arg);
+
+	/* Stop a watch (the io handle is gone after). Loop thread only. */
+	int (*io_stop)(struct mcpd_io *io);
+
+	/* (ABI 1.2, MCP resources and prompts: declared below this line.) */
 };
 
+/* File-descriptor events for io_start (ABI 1.2). */
+#define MCPD_IO_READ 0x1u
+#define MCPD_IO_WRITE 0x2u
 /* Does the running host offer table member `member`? */
 #define MCPD_HOST_HAS(host, member)                                          \
 	((host)->size >= offsetof(struct mcpd_host, member) +                 \
