@@ -343,6 +343,7 @@ void mcpd_free(struct mcpd *d)
 		free_event(&d->sig_ev[i]);
 	free_event(&d->drain_ev);
 	free_event(&d->redispatch_ev);
+	free_event(&d->caps_ev);
 	free_event(&d->mq_ev);
 	free_event(&d->commit_ev);
 	if (d->base)

@@ -263,25 +263,26 @@ static int host_kv_del(struct mcpd_plugin *self, const char *key)
 /* ---- timers (loop thread only) ---- */
 
 /*
- * The timers not yet fired or stopped, by address: timer_stop looks a
- * handle up here before touching it, so a stale handle (fired, stopped,
- * or its plugin retired) is refused without reading freed memory.
+ * The timers not yet fired or stopped and the fd watches not yet stopped,
+ * by address: timer_stop and io_stop look a handle up here before touching
+ * it, so a stale handle (fired, stopped, or its plugin retired) is refused
+ * without reading freed memory.
  */
-static struct map *live_timers;
+static struct map *live_handles;
 
-static void timer_key(const struct mcpd_timer *t, char key[32])
+static void handle_key(const void *t, char key[32])
 {
-	snprintf(key, 32, "%p", (const void *)t);
+	snprintf(key, 32, "%p", t);
 }
 
 static void timer_unlink(struct mcpd_timer *t)
 {
 	char key[32];
-	timer_key(t, key);
-	map_del(live_timers, key);
-	if (!map_count(live_timers)) {
-		map_free(live_timers);
-		live_timers = NULL;
+	handle_key(t, key);
+	map_del(live_handles, key);
+	if (!map_count(live_handles)) {
+		map_free(live_handles);
+		live_handles = NULL;
 	}
 	struct mcpd_plugin *p = t->plugin;
 	if (t->prev)
@@ -341,9 +342,9 @@ static struct mcpd_timer *host_timer_start(struct mcpd_plugin *self,
 		return NULL;
 	}
 	char key[32];
-	timer_key(t, key);
-	if ((!live_timers && !(live_timers = map_new())) ||
-	    map_put(live_timers, key, t) < 0) {
+	handle_key(t, key);
+	if ((!live_handles && !(live_handles = map_new())) ||
+	    map_put(live_handles, key, t) < 0) {
 		event_free(t->ev);
 		free(t);
 		return NULL;
@@ -364,8 +365,8 @@ static struct mcpd_timer *host_timer_start(struct mcpd_plugin *self,
 static int host_timer_stop(struct mcpd_timer *t)
 {
 	char key[32];
-	timer_key(t, key);
-	if (!t || !live_timers || map_get(live_timers, key) != t ||
+	handle_key(t, key);
+	if (!t || !live_handles || map_get(live_handles, key) != t ||
 	    t->magic != TIMER_MAGIC) {
 		log_error("timer_stop: stale or foreign timer handle %p",
 		          (void *)t);
@@ -375,6 +376,105 @@ static int host_timer_stop(struct mcpd_timer *t)
 		return MCPD_E_STATE;
 	timer_unlink(t);
 	free(t);
+	return MCPD_OK;
+}
+
+/* ---- fd watches (ABI 1.2, loop thread only) ---- */
+
+static void io_unlink(struct mcpd_io *io)
+{
+	char key[32];
+	handle_key(io, key);
+	map_del(live_handles, key);
+	if (!map_count(live_handles)) {
+		map_free(live_handles);
+		live_handles = NULL;
+	}
+	struct mcpd_plugin *p = io->plugin;
+	if (io->prev)
+		io->prev->next = io->next;
+	else
+		p->ios = io->next;
+	if (io->next)
+		io->next->prev = io->prev;
+	event_free(io->ev);
+	io->magic = 0;
+}
+
+void host_ios_remove(struct mcpd_plugin *p)
+{
+	while (p->ios) {
+		struct mcpd_io *io = p->ios;
+		io_unlink(io);
+		free(io);
+	}
+}
+
+static void on_plugin_io(evutil_socket_t fd, short what, void *arg)
+{
+	struct mcpd_io *io = arg;
+	unsigned ev = ((what & EV_READ) ? MCPD_IO_READ : 0) |
+	              ((what & EV_WRITE) ? MCPD_IO_WRITE : 0);
+	/* fn may stop this watch (io is then freed): read nothing after. */
+	io->fn((int)fd, ev, io->arg);
+}
+
+static struct mcpd_io *host_io_start(struct mcpd_plugin *self, int fd,
+                                     unsigned events,
+                                     void (*fn)(int, unsigned, void *),
+                                     void *arg)
+{
+	if (plugin_check(self, "io_start") < 0 || !fn || fd < 0 ||
+	    !(events & (MCPD_IO_READ | MCPD_IO_WRITE)) ||
+	    (events & ~(MCPD_IO_READ | MCPD_IO_WRITE)))
+		return NULL;
+	if (!on_loop_thread(self->d)) {
+		log_msg(LOG_ERROR, self->name, NULL,
+		        "io_start from a worker thread is refused");
+		return NULL;
+	}
+	struct mcpd_io *io = calloc(1, sizeof *io);
+	if (!io)
+		return NULL;
+	short what = EV_PERSIST | ((events & MCPD_IO_READ) ? EV_READ : 0) |
+	             ((events & MCPD_IO_WRITE) ? EV_WRITE : 0);
+	io->ev = event_new(self->d->base, fd, what, on_plugin_io, io);
+	char key[32];
+	handle_key(io, key);
+	if (!io->ev || (!live_handles && !(live_handles = map_new())) ||
+	    map_put(live_handles, key, io) < 0 || event_add(io->ev, NULL) < 0) {
+		if (live_handles)
+			map_del(live_handles, key);
+		if (io->ev)
+			event_free(io->ev);
+		free(io);
+		return NULL;
+	}
+	io->magic = IO_MAGIC;
+	io->plugin = self;
+	io->fd = fd;
+	io->fn = fn;
+	io->arg = arg;
+	io->next = self->ios;
+	if (self->ios)
+		self->ios->prev = io;
+	self->ios = io;
+	return io;
+}
+
+static int host_io_stop(struct mcpd_io *io)
+{
+	char key[32];
+	handle_key(io, key);
+	if (!io || !live_handles || map_get(live_handles, key) != io ||
+	    io->magic != IO_MAGIC) {
+		log_error("io_stop: stale or foreign io handle %p", (void *)io);
+		return MCPD_E_HANDLE;
+	}
+	if (!on_loop_thread(io->plugin->d))
+		return MCPD_E_STATE;
+	io_unlink(io);
+	free(io);
 	return MCPD_OK;
 }
 
@@ -500,4 +600,7 @@ const struct mcpd_host host_table = {
 	.service_acquire = host_service_acquire,
 	.service_release = host_service_release,
 	.function_add = ffi_function_add,
+	.capability_remove = plugin_capability_remove,
+	.io_start = host_io_start,
+	.io_stop = host_io_stop,
 };

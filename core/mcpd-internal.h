@@ -114,6 +114,7 @@ struct mcpd {
 	json_t *last_reload;     /* the outcome of the last one */
 	struct event *retire_ev; /* ticks while generations drain */
 	uint64_t reloads, reload_failures, drains, drain_timeouts;
+	struct event *caps_ev; /* capabilities changed at run time (plugin.c) */
 	uint64_t reload_epoch;   /* bumps when the capability set changed */
 
 	pthread_mutex_t mq_lock;

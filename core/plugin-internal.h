@@ -11,6 +11,7 @@ struct mcpd;
 
 #define PLUGIN_MAGIC 0x504c5547u /* "PLUG" */
 #define TIMER_MAGIC 0x54494d52u  /* "TIMR" */
+#define IO_MAGIC 0x494f5754u     /* "IOWT" */
 
 struct map;
 struct event;
@@ -28,6 +29,8 @@ struct capdef {
 	void (*ud_free)(void *ud); /* when the host owns ud (a C function) */
 	struct mcpd_plugin *plugin;
 	struct provider *prov; /* its entry in the router, owned here */
+	int attempts; /* live attempts using it (loop only) */
+	int removed;  /* withdrawn by capability_remove; freed at 0 attempts */
 };
 
 /* A service interface this plugin provides (host->service_provide). */
@@ -44,6 +47,17 @@ struct mcpd_timer {
 	void (*fn)(void *arg);
 	void *arg;
 	struct mcpd_timer *prev, *next;
+};
+
+/* A host fd watch (host->io_start), owned by its plugin until io_stop. */
+struct mcpd_io {
+	uint32_t magic;
+	struct mcpd_plugin *plugin;
+	struct event *ev;
+	int fd;
+	void (*fn)(int fd, unsigned events, void *arg);
+	void *arg;
+	struct mcpd_io *prev, *next;
 };
 
 /*
@@ -75,6 +89,10 @@ struct mcpd_plugin {
 	struct plugin_service *services;
 	size_t nservices;
 	struct mcpd_timer *timers; /* pending */
+	struct mcpd_io *ios;       /* active fd watches */
+	/* Capabilities withdrawn while attempts still used them. */
+	struct capdef **removed;
+	size_t nremoved;
 	json_t *config; /* own reference; {} when none is configured */
 	int64_t loaded_at_ms;
 	unsigned generation; /* 1, 2, ... per plugin name */
@@ -165,6 +183,12 @@ struct kv_op;
 void host_kv_run(struct mcpd *d, struct kv_op *op);
 /* Cancel and free every pending host timer of p (at retirement). */
 void host_timers_remove(struct mcpd_plugin *p);
+/* Stop and free every fd watch of p (at retirement). */
+void host_ios_remove(struct mcpd_plugin *p);
+/* host->capability_remove. */
+int plugin_capability_remove(struct mcpd_plugin *p, const char *name);
+/* An attempt stopped using c: frees a withdrawn capability at 0. */
+void capdef_attempt_done(struct capdef *c);
 /* Check a handle given to a plugin; logs on failure. */
 int plugin_check(const struct mcpd_plugin *p, const char *fn);
 

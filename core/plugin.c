@@ -7,6 +7,7 @@
 
 #include <dirent.h>
 #include <dlfcn.h>
+#include <pthread.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <stdarg.h>
@@ -120,10 +121,78 @@ static char *dup_or_null(const char *s)
 	return s ? strdup(s) : NULL;
 }
 
+static int on_loop(const struct mcpd_plugin *p)
+{
+	return pthread_equal(pthread_self(), p->d->loop_thread);
+}
+
+/* Does the registry route to p now (loaded, not draining, its name's
+ * serving generation)? */
+static int serving(const struct mcpd_plugin *p)
+{
+	return p->loaded && !p->draining &&
+	       map_get(p->d->plugins_by_name, p->name) == p;
+}
+
+static void on_caps_changed(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	struct mcpd *d = arg;
+	sched_check_orphans(d);
+	sched_dispatch_all(d);
+}
+
+/* The tool set changed outside a reload: tell MCP clients (epoch), and,
+ * from a fresh loop callback rather than inside the plugin's, give queued
+ * tasks to new providers and start orphan timers for lost ones. */
+static void caps_changed(struct mcpd *d)
+{
+	d->reload_epoch++;
+	if (!d->caps_ev)
+		d->caps_ev = event_new(d->base, -1, 0, on_caps_changed, d);
+	if (d->caps_ev)
+		event_active(d->caps_ev, EV_TIMEOUT, 0);
+}
+
+static int capability_add_init(struct mcpd_plugin *p,
+                               const struct mcpd_capability_def *def,
+                               void (*ud_free)(void *ud));
+
 int plugin_capability_add(struct mcpd_plugin *p,
                           const struct mcpd_capability_def *def)
 {
-	return plugin_capability_add_owned(p, def, NULL);
+	if (plugin_check(p, "capability_add") < 0)
+		return MCPD_E_HANDLE;
+	if (p->in_init)
+		return capability_add_init(p, def, NULL);
+	/* ABI 1.2: a loaded plugin declares a capability at run time. */
+	if (!on_loop(p) || !p->loaded || p->draining) {
+		log_msg(LOG_ERROR, p->name, NULL,
+		        "capability_add is refused %s",
+		        !on_loop(p) ? "from a worker thread"
+		                    : "from a plugin that is not serving");
+		return MCPD_E_STATE;
+	}
+	int rc = capability_add_init(p, def, NULL);
+	if (rc != MCPD_OK) {
+		/* A bad run-time declaration is the plugin's error, not a
+		 * refusal of the plugin: log it and forget the reason. */
+		log_msg(LOG_ERROR, p->name, NULL, "capability_add: %s",
+		        p->reason[0] ? p->reason : "failed");
+		p->reason[0] = '\0';
+		return rc;
+	}
+	struct capdef *c = p->caps[p->ncaps - 1];
+	if (serving(p)) {
+		int max = c->max_concurrency ? (int)c->max_concurrency
+		                             : p->d->cfg.default_concurrency;
+		if (router_add_provider(p->d->router, c, max) < 0)
+			log_msg(LOG_ERROR, p->name, NULL,
+			        "cannot register capability %s", c->name);
+	}
+	caps_changed(p->d);
+	return MCPD_OK;
 }
 
 int plugin_capability_add_owned(struct mcpd_plugin *p,
@@ -137,6 +206,70 @@ int plugin_capability_add_owned(struct mcpd_plugin *p,
 		        "capability_add outside init is refused");
 		return MCPD_E_STATE;
 	}
+	return capability_add_init(p, def, ud_free);
+}
+
+static void capdef_destroy(struct capdef *c)
+{
+	free(c->prov);
+	capdef_free(c);
+}
+
+int plugin_capability_remove(struct mcpd_plugin *p, const char *name)
+{
+	if (plugin_check(p, "capability_remove") < 0)
+		return MCPD_E_HANDLE;
+	if (!on_loop(p)) {
+		log_msg(LOG_ERROR, p->name, NULL,
+		        "capability_remove from a worker thread is refused");
+		return MCPD_E_STATE;
+	}
+	size_t i = 0;
+	while (i < p->ncaps && (!name || strcmp(p->caps[i]->name, name)))
+		i++;
+	if (i == p->ncaps)
+		return MCPD_E_NOTFOUND;
+	struct capdef *c = p->caps[i];
+	memmove(&p->caps[i], &p->caps[i + 1],
+	        (p->ncaps - i - 1) * sizeof *p->caps);
+	p->ncaps--;
+	if (c->prov)
+		router_remove_provider(p->d->router, c);
+	c->removed = 1;
+	if (c->attempts == 0) {
+		capdef_destroy(c);
+	} else {
+		/* Running attempts still use it (handler, provider slot). */
+		struct capdef **nr =
+			realloc(p->removed, (p->nremoved + 1) * sizeof *nr);
+		if (nr) {
+			p->removed = nr;
+			p->removed[p->nremoved++] = c;
+		} /* else: leaked rather than freed under a running attempt */
+	}
+	if (serving(p))
+		caps_changed(p->d);
+	return MCPD_OK;
+}
+
+void capdef_attempt_done(struct capdef *c)
+{
+	if (--c->attempts > 0 || !c->removed)
+		return;
+	struct mcpd_plugin *p = c->plugin;
+	for (size_t i = 0; i < p->nremoved; i++) {
+		if (p->removed[i] != c)
+			continue;
+		p->removed[i] = p->removed[--p->nremoved];
+		capdef_destroy(c);
+		return;
+	}
+}
+
+static int capability_add_init(struct mcpd_plugin *p,
+                               const struct mcpd_capability_def *def,
+                               void (*ud_free)(void *ud))
+{
 	if (!def || def->size < offsetof(struct mcpd_capability_def, ud) +
 	                            sizeof def->ud) {
 		refuse(p, "capability definition too small");
@@ -313,13 +446,16 @@ static int check_identity(struct mcpd_plugin *p, struct map *names)
 
 static void free_caps(struct mcpd_plugin *p)
 {
-	for (size_t i = 0; i < p->ncaps; i++) {
-		free(p->caps[i]->prov);
-		capdef_free(p->caps[i]);
-	}
+	for (size_t i = 0; i < p->ncaps; i++)
+		capdef_destroy(p->caps[i]);
 	free(p->caps);
 	p->caps = NULL;
 	p->ncaps = 0;
+	for (size_t i = 0; i < p->nremoved; i++)
+		capdef_destroy(p->removed[i]);
+	free(p->removed);
+	p->removed = NULL;
+	p->nremoved = 0;
 	for (size_t i = 0; i < p->nservices; i++)
 		free(p->services[i].iface);
 	free(p->services);
@@ -398,6 +534,7 @@ const void *plugin_service(const struct mcpd_plugin *p, const char *iface)
 static void plugin_retire_code(struct mcpd_plugin *p)
 {
 	host_timers_remove(p);
+	host_ios_remove(p);
 	if (p->loaded && p->desc && p->desc->fini)
 		p->desc->fini(p);
 	p->loaded = 0;

@@ -146,7 +146,10 @@ static void attempt_free(struct mcpd *d, struct mcpd_task *a)
 {
 	/* A draining generation is retired by reload.c's tick once this
 	 * was its last reference. */
-	plugin_unref(a->cap->plugin);
+	struct mcpd_plugin *pl = a->cap->plugin;
+	capdef_attempt_done(a->cap); /* may free a withdrawn capability */
+	a->cap = NULL;
+	plugin_unref(pl);
 	if (a->live_prev)
 		a->live_prev->live_next = a->live_next;
 	else if (d->live == a)
@@ -353,6 +356,7 @@ static void start(struct mcpd *d, struct task *t, struct provider *p)
 	a->input = json_incref(t->input);
 	memcpy(a->id, t->hex, sizeof a->id);
 	a->cap = p->cap;
+	p->cap->attempts++;
 	a->blocking = (p->cap->flags & MCPD_CAP_BLOCKING) != 0;
 	a->task = t;
 	a->prov = p;

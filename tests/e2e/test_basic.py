@@ -68,8 +68,8 @@ def test_plugins(d):
         is_(plugs.get(name, {}).get("status"), "loaded", "%s is loaded" % name)
     is_(plugs.get("echo", {}).get("capabilities"), ["echo"],
         "echo declares [echo]")
-    is_(plugs.get("echo", {}).get("abi"), "1.1",
-        "echo speaks the ABI of the header it was built with (1.1)")
+    is_(plugs.get("echo", {}).get("abi"), "1.2",
+        "echo speaks the ABI of the header it was built with (1.2)")
     is_(plugs.get("echo", {}).get("generation"), 1, "first generation")
     is_(plugs.get("echo", {}).get("in_flight"), 0, "nothing in flight")
     like(plugs.get("sleep", {}).get("file", ""), "sleep.so",
