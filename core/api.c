@@ -12,6 +12,7 @@
 #include "http-internal.h"
 #include "log-internal.h"
 #include "map-internal.h"
+#include "mcp-internal.h"
 #include "mcpd-internal.h"
 #include "plugin-internal.h"
 #include "router-internal.h"
@@ -724,6 +725,10 @@ void api_handle(struct http_req *req, void *ud)
 	const char *path = http_req_path(req);
 	int m = method_bit(http_req_method(req));
 	log_debug("%s %s", http_req_method(req), path);
+	if (strcmp(path, "/mcp") == 0) {
+		mcp_http_handle(mcp_server_http(d->mcp), req);
+		return;
+	}
 	if (strncmp(path, "/v1/tasks/", 10) == 0 && path[10]) {
 		task_route(d, req, m, path + 10);
 		return;

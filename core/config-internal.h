@@ -38,6 +38,17 @@ struct config {
 	json_t *plugins;           /* object: plugin name -> its config block */
 	json_t *services;          /* object: service iface -> default plugin */
 	json_t *functions;         /* array: C functions as tools (manifest) */
+	size_t mcp_inline_max_bytes; /* mcp.inline_max_bytes: a tool result
+	                                larger goes as a resource_link;
+	                                default 64 KiB */
+	json_t *mcp_allowed_origins; /* mcp.allowed_origins: array of
+	                                Origin values /mcp accepts besides
+	                                loopback ones ("*": any); NULL none */
+	json_t *mcp_allowed_hosts;   /* mcp.allowed_hosts: Host values
+	                                besides loopback and the listen
+	                                address ("*": any); NULL none */
+	int mcp_session_timeout_ms;  /* idle legacy /mcp session; 30 min */
+	int mcp_max_sessions;        /* legacy /mcp sessions; default 1024 */
 };
 
 /* Defaults above; plugins = {}, services = {}, functions = []. */
@@ -55,7 +66,9 @@ void config_free(struct config *c);
  * (object: interface name -> plugin name), functions (array of objects
  * with strings "library", "symbol", "signature" and optional "name" and
  * "description"; only their shape is checked here, the libraries and
- * signatures when the manifest is loaded).
+ * signatures when the manifest is loaded), mcp (object: inline_max_bytes,
+ * 256..64 MiB; allowed_origins and allowed_hosts, arrays of non-empty
+ * strings; session_timeout_ms, 1000..86400000; max_sessions, 1..100000).
  * 0, or -1 with a one-line reason naming the key in err
  * (e.g. "config: workers: must be an integer from 1 to 256").
  */

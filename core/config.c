@@ -56,6 +56,9 @@ void config_init(struct config *c)
 	c->plugins = json_object();
 	c->services = json_object();
 	c->functions = json_array();
+	c->mcp_inline_max_bytes = 64 * 1024;
+	c->mcp_session_timeout_ms = 30 * 60 * 1000;
+	c->mcp_max_sessions = 1024;
 }
 
 void config_clear_plugin_dirs(struct config *c)
@@ -80,6 +83,10 @@ void config_free(struct config *c)
 	c->services = NULL;
 	json_decref(c->functions);
 	c->functions = NULL;
+	json_decref(c->mcp_allowed_origins);
+	c->mcp_allowed_origins = NULL;
+	json_decref(c->mcp_allowed_hosts);
+	c->mcp_allowed_hosts = NULL;
 }
 
 int config_add_plugin_dir(struct config *c, const char *dir)
@@ -111,6 +118,8 @@ static int config_copy(struct config *dst, const struct config *src)
 	dst->plugins = NULL;
 	dst->services = NULL;
 	dst->functions = NULL;
+	dst->mcp_allowed_origins = NULL;
+	dst->mcp_allowed_hosts = NULL;
 	for (int i = 0; i < src->n_plugin_dirs; i++)
 		if (config_add_plugin_dir(dst, src->plugin_dirs[i]))
 			goto fail;
@@ -122,6 +131,12 @@ static int config_copy(struct config *dst, const struct config *src)
 		goto fail;
 	if (src->functions &&
 	    !(dst->functions = json_deep_copy(src->functions)))
+		goto fail;
+	if (src->mcp_allowed_origins && !(dst->mcp_allowed_origins =
+	                                  json_deep_copy(src->mcp_allowed_origins)))
+		goto fail;
+	if (src->mcp_allowed_hosts && !(dst->mcp_allowed_hosts =
+	                                json_deep_copy(src->mcp_allowed_hosts)))
 		goto fail;
 	return 0;
 fail:
@@ -243,7 +258,7 @@ int config_set_listen(struct config *c, const char *addr, char *err,
 /* ---- Keys ---------------------------------------------------------- */
 
 enum key_kind { K_INT, K_SIZE, K_LISTEN, K_DIRS, K_STATE_DIR, K_LEVEL,
-                K_PLUGINS, K_SERVICES, K_FUNCTIONS };
+                K_PLUGINS, K_SERVICES, K_FUNCTIONS, K_MCP };
 
 static const struct key {
 	const char *name;
@@ -260,6 +275,7 @@ static const struct key {
 	{"plugins", K_PLUGINS, 0, 0, 0},
 	{"services", K_SERVICES, 0, 0, 0},
 	{"functions", K_FUNCTIONS, 0, 0, 0},
+	{"mcp", K_MCP, 0, 0, 0},
 	INT_KEY(workers, 1, 256),
 	INT_KEY(drain_timeout_ms, 0, 3600000),
 	SIZE_KEY(max_body_bytes, 1024, 1024LL * 1024 * 1024),
@@ -338,6 +354,15 @@ static int set_plugins(struct config *c, const json_t *v, char *err,
 		if (!json_is_object(block)) {
 			set_err(err, errlen, "config: plugins.%s: must be an "
 			        "object", name);
+			return -1;
+		}
+		/* "process": run by mcp-bridge through mcpd-plugin-run. */
+		const json_t *iso = json_object_get(block, "isolation");
+		const char *isv = json_string_value(iso);
+		if (iso && (!isv || (strcmp(isv, "process") != 0 &&
+		                     strcmp(isv, "none") != 0))) {
+			set_err(err, errlen, "config: plugins.%s.isolation: must "
+			        "be \"process\" or \"none\"", name);
 			return -1;
 		}
 	}
@@ -483,6 +508,84 @@ static int set_state_dir(struct config *c, const json_t *v, char *err,
 	return 0;
 }
 
+/* mcp.allowed_origins / mcp.allowed_hosts: arrays of non-empty strings. */
+static int set_mcp_list(json_t **dst, const char *name, const json_t *v,
+                        char *err, size_t errlen)
+{
+	size_t i;
+	const json_t *e;
+	int good = json_is_array(v);
+	json_array_foreach(v, i, e)
+		good &= json_is_string(e) && json_string_length(e) > 0;
+	if (!good) {
+		set_err(err, errlen, "config: mcp.%s: must be an array of "
+		        "non-empty strings", name);
+		return -1;
+	}
+	json_decref(*dst);
+	*dst = json_deep_copy(v);
+	return 0;
+}
+
+/* mcp.session_timeout_ms, mcp.max_sessions. */
+static int set_mcp_int(int *dst, const char *name, const json_t *v,
+                       json_int_t lo, json_int_t hi, char *err, size_t errlen)
+{
+	json_int_t n = json_integer_value(v);
+	if (!json_is_integer(v) || n < lo || n > hi) {
+		set_err(err, errlen, "config: mcp.%s: must be an integer from "
+		        "%lld to %lld", name, (long long)lo, (long long)hi);
+		return -1;
+	}
+	*dst = (int)n;
+	return 0;
+}
+
+/* "mcp": {"inline_max_bytes": N}: the MCP server's settings. */
+static int set_mcp(struct config *c, const json_t *v, char *err,
+                   size_t errlen)
+{
+	if (!json_is_object(v)) {
+		set_err(err, errlen, "config: mcp: must be an object");
+		return -1;
+	}
+	const char *name;
+	const json_t *m;
+	json_object_foreach((json_t *)v, name, m) {
+		if (strcmp(name, "inline_max_bytes") == 0) {
+			json_int_t n = json_integer_value(m);
+			if (!json_is_integer(m) || n < 256 ||
+			    n > 64LL * 1024 * 1024) {
+				set_err(err, errlen, "config: mcp.inline_max_bytes: "
+				        "must be an integer from 256 to 67108864");
+				return -1;
+			}
+			c->mcp_inline_max_bytes = (size_t)n;
+		} else if (strcmp(name, "allowed_origins") == 0) {
+			if (set_mcp_list(&c->mcp_allowed_origins, name, m, err,
+			                 errlen) < 0)
+				return -1;
+		} else if (strcmp(name, "allowed_hosts") == 0) {
+			if (set_mcp_list(&c->mcp_allowed_hosts, name, m, err,
+			                 errlen) < 0)
+				return -1;
+		} else if (strcmp(name, "session_timeout_ms") == 0) {
+			if (set_mcp_int(&c->mcp_session_timeout_ms, name, m,
+			                1000, 86400000, err, errlen) < 0)
+				return -1;
+		} else if (strcmp(name, "max_sessions") == 0) {
+			if (set_mcp_int(&c->mcp_max_sessions, name, m, 1,
+			                100000, err, errlen) < 0)
+				return -1;
+		} else {
+			set_err(err, errlen, "config: mcp: unknown key \"%s\"",
+			        name);
+			return -1;
+		}
+	}
+	return 0;
+}
+
 static int set_key(struct config *c, const struct key *k, const json_t *v,
                    char *err, size_t errlen)
 {
@@ -493,6 +596,7 @@ static int set_key(struct config *c, const struct key *k, const json_t *v,
 	case K_PLUGINS: return set_plugins(c, v, err, errlen);
 	case K_SERVICES: return set_services(c, v, err, errlen);
 	case K_FUNCTIONS: return set_functions(c, v, err, errlen);
+	case K_MCP: return set_mcp(c, v, err, errlen);
 	case K_LISTEN: return set_listen_key(c, v, err, errlen);
 	case K_LEVEL: return set_level(c, v, err, errlen);
 	case K_STATE_DIR: return set_state_dir(c, v, err, errlen);

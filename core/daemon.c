@@ -9,6 +9,8 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <fcntl.h>
+#include <sys/file.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -194,10 +196,51 @@ static int make_dir(const char *dir)
 	return -1;
 }
 
+/*
+ * One mcpd per state dir: a second one would recover (requeue) the tasks
+ * the first is running. An flock on state_dir/mcpd.lock, held for the life
+ * of the process (the kernel drops it when the process dies, however it
+ * dies). A stdio server waits a little for it: MCP clients may start it
+ * again right after a probe run of the same command has exited.
+ */
+static int lock_state_dir(struct mcpd *d)
+{
+	char path[4096];
+	snprintf(path, sizeof path, "%s/mcpd.lock", d->cfg.state_dir);
+	int fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		fprintf(stderr, "mcpd: cannot open %s: %s\n", path,
+		        strerror(errno));
+		return -1;
+	}
+	int waited_ms = 0, wait_ms = d->cfg.stdio ? 5000 : 0;
+	while (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		if (errno != EWOULDBLOCK || waited_ms >= wait_ms) {
+			char pid[32] = "";
+			ssize_t n = pread(fd, pid, sizeof pid - 1, 0);
+			pid[n > 0 ? n : 0] = '\0';
+			pid[strcspn(pid, "\n")] = '\0';
+			fprintf(stderr, "mcpd: state dir %s is in use by another "
+			        "mcpd%s%s%s\n", d->cfg.state_dir,
+			        pid[0] ? " (pid " : "", pid, pid[0] ? ")" : "");
+			close(fd);
+			return -1;
+		}
+		usleep(50 * 1000);
+		waited_ms += 50;
+	}
+	char pid[32];
+	int len = snprintf(pid, sizeof pid, "%ld\n", (long)getpid());
+	if (ftruncate(fd, 0) < 0 || pwrite(fd, pid, (size_t)len, 0) != len)
+		log_warn("cannot write the pid into %s", path);
+	d->lock_fd = fd;
+	return 0;
+}
+
 static int open_store(struct mcpd *d)
 {
 	char err[256];
-	if (make_dir(d->cfg.state_dir) < 0)
+	if (make_dir(d->cfg.state_dir) < 0 || lock_state_dir(d) < 0)
 		return -1;
 	d->store = store_open(d->cfg.state_dir, d->cfg.map_size_mb << 20, err,
 	                      sizeof err);
@@ -217,6 +260,8 @@ static int start_http(struct mcpd *d)
 		.max_connections = d->cfg.max_connections,
 	};
 	d->http = http_server_new(d->base, &lim, api_handle, d);
+	if (d->http)
+		http_server_set_refusal(d->http, mcp_http_refusal, d);
 	if (!d->http ||
 	    http_server_listen(d->http, d->cfg.listen_host, d->cfg.listen_port,
 	                       &d->bound_port) < 0) {
@@ -344,6 +389,8 @@ void mcpd_free(struct mcpd *d)
 	free_event(&d->drain_ev);
 	free_event(&d->redispatch_ev);
 	free_event(&d->caps_ev);
+	if (d->lock_fd > 0)
+		close(d->lock_fd); /* after the store: the lock outlives it */
 	free_event(&d->mq_ev);
 	free_event(&d->commit_ev);
 	if (d->base)

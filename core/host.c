@@ -13,6 +13,7 @@
 #include "ffi-internal.h"
 #include "log-internal.h"
 #include "map-internal.h"
+#include "mcp-features-internal.h"
 #include "mcpd-internal.h"
 #include "plugin-internal.h"
 #include "store-internal.h"
@@ -603,4 +604,10 @@ const struct mcpd_host host_table = {
 	.capability_remove = plugin_capability_remove,
 	.io_start = host_io_start,
 	.io_stop = host_io_stop,
+	.resource_add = mcpf_resource_add,
+	.resource_template_add = mcpf_resource_template_add,
+	.resource_remove = mcpf_resource_remove,
+	.resource_updated = mcpf_resource_updated,
+	.prompt_add = mcpf_prompt_add,
+	.prompt_remove = mcpf_prompt_remove,
 };

@@ -51,6 +51,16 @@ struct http_server *http_server_new(struct event_base *base,
  */
 int http_server_listen(struct http_server *s, const char *host, int port,
                        int *bound_port);
+/*
+ * Bodies for the errors the server answers itself (above): fn returns
+ * malloc'd JSON text for a request to `path` (NULL when the request line
+ * was not read), or NULL to send the usual error shape. Lets an endpoint
+ * that speaks another error format (JSON-RPC at /mcp) keep it.
+ */
+typedef char *(*http_refusal_fn)(const char *path, int status,
+                                 const char *why, void *ud);
+void http_server_set_refusal(struct http_server *s, http_refusal_fn fn,
+                             void *ud);
 /* Close the listening sockets (new clients are refused at once); existing
  * connections continue, but every reply
  * from now on carries Connection: close. */

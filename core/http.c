@@ -119,6 +119,8 @@ struct http_server {
 	struct timeval idle_tv;
 	http_handler_fn handler;
 	void *ud;
+	http_refusal_fn refusal;
+	void *refusal_ud;
 	struct evconnlistener **listeners;
 	int nlisteners;
 	struct event *accept_retry;
@@ -555,9 +557,14 @@ static void conn_linger(struct http_conn *c)
 static enum step conn_fail(struct http_conn *c, int status, const char *why)
 {
 	log_debug("http: %s: %d %s", c->peer, status, why);
+	const char *path = c->req ? c->req->path : NULL;
+	char *body = c->srv->refusal ? c->srv->refusal(path, status, why,
+	                                               c->srv->refusal_ud)
+	                             : NULL;
 	req_free(c->req);
 	c->req = NULL;
-	char *body = error_json(status_code_name(status), why, NULL);
+	if (!body)
+		body = error_json(status_code_name(status), why, NULL);
 	size_t len = body ? strlen(body) : 0;
 	char framing[48];
 	snprintf(framing, sizeof framing, "Content-Length: %zu", len);
@@ -1471,6 +1478,13 @@ int http_server_listen(struct http_server *s, const char *host, int port,
 	if (bound_port)
 		*bound_port = port;
 	return 0;
+}
+
+void http_server_set_refusal(struct http_server *s, http_refusal_fn fn,
+                             void *ud)
+{
+	s->refusal = fn;
+	s->refusal_ud = ud;
 }
 
 void http_server_stop_accepting(struct http_server *s)

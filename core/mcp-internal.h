@@ -42,8 +42,15 @@ enum mcp_era { MCP_ERA_UNKNOWN, MCP_ERA_LEGACY, MCP_ERA_MODERN };
 /*
  * How a transport writes one message to its peer. Steals msg. Called from
  * within mcp_conn_receive and later (progress, results of tools/call).
+ * `related` (borrowed; may be NULL) is the id of the request the message
+ * belongs to: a response's own id, a tools/call's id for its progress and
+ * log notifications, a subscriptions/listen id for what it delivers; NULL
+ * for a batch's answer array and for notifications of the session as a
+ * whole (legacy tools/list_changed). The callback must not free the
+ * connection.
  */
-typedef void (*mcp_send_fn)(struct mcp_conn *c, json_t *msg, void *ud);
+typedef void (*mcp_send_fn)(struct mcp_conn *c, json_t *msg,
+                            const json_t *related, void *ud);
 
 /* The daemon's MCP server (d->mcp). NULL when out of memory. */
 struct mcp_server *mcp_server_new(struct mcpd *d);
@@ -63,11 +70,42 @@ struct mcp_conn *mcp_conn_new(struct mcp_server *s, mcp_send_fn send,
 void mcp_conn_free(struct mcp_conn *c);
 /* Handle one message's text (a line of stdio, an HTTP body). */
 void mcp_conn_receive(struct mcp_conn *c, const char *text, size_t len);
+/* The same for a message already parsed (borrowed): object or batch. */
+void mcp_conn_receive_json(struct mcp_conn *c, json_t *msg);
+/*
+ * Cancel request `id` as notifications/cancelled would: the task of a
+ * running tools/call (no answer is sent), or a subscriptions/listen. 0, or
+ * -1 if no such request is in progress.
+ */
+int mcp_conn_cancel(struct mcp_conn *c, const json_t *id, const char *why);
 /* Answer a message the transport refused for its size (-32600). */
 void mcp_conn_too_large(struct mcp_conn *c, size_t limit);
 enum mcp_era mcp_conn_era(const struct mcp_conn *c);
 /* tools/call requests waiting for their task. */
 size_t mcp_conn_pending(const struct mcp_conn *c);
+/* The era of a revision mcpd speaks; MCP_ERA_UNKNOWN for any other. */
+enum mcp_era mcp_version_era(const char *version);
+/* The revisions mcpd speaks, newest first (new reference). */
+json_t *mcp_supported_versions(void);
+
+/* ---- mcp-http.c: Streamable HTTP at /mcp ---- */
+struct mcp_http;
+struct http_req;
+/* The /mcp endpoint's state (sessions, open exchanges), owned by the
+ * MCP server s (mcp_server_new makes it). NULL: no memory. */
+struct mcp_http *mcp_http_new(struct mcpd *d, struct mcp_server *s);
+/* Ends every session and exchange; the HTTP server must be gone already
+ * (its close callbacks reach this). NULL is a no-op. */
+void mcp_http_free(struct mcp_http *h);
+/* The server's /mcp endpoint. */
+struct mcp_http *mcp_server_http(struct mcp_server *s);
+/* Serve one request to /mcp (any method). */
+void mcp_http_handle(struct mcp_http *h, struct http_req *req);
+/* An http_refusal_fn (http-internal.h): for a request to /mcp that the
+ * HTTP server refuses itself (413 and the like), a JSON-RPC error body;
+ * NULL for any other path. */
+char *mcp_http_refusal(const char *path, int status, const char *why,
+                       void *ud);
 
 /* ---- mcp-stdio.c: `mcpd --stdio` ---- */
 struct mcp_stdio;

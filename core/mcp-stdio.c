@@ -95,9 +95,11 @@ static void on_output(evutil_socket_t fd, short what, void *arg)
 	flush(arg);
 }
 
-static void stdio_send(struct mcp_conn *c, json_t *msg, void *ud)
+static void stdio_send(struct mcp_conn *c, json_t *msg, const json_t *related,
+                       void *ud)
 {
 	(void)c;
+	(void)related; /* one stream carries everything */
 	struct mcp_stdio *s = ud;
 	/* Compact output escapes every control character in strings, so a
 	 * message never spans lines. */

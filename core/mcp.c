@@ -15,6 +15,7 @@
 #include "jsonrpc-internal.h"
 #include "log-internal.h"
 #include "map-internal.h"
+#include "mcp-features-internal.h"
 #include "mcpd-internal.h"
 #include "plugin-internal.h"
 #include "router-internal.h"
@@ -89,6 +90,8 @@ struct mcp_server {
 	struct mcp_conn *conns;
 	struct event *epoch_ev;
 	uint64_t epoch;
+	struct mcp_http *http; /* /mcp (mcp-http.c) */
+	uint64_t resources_version, prompts_version; /* mcp-features.c */
 };
 
 struct mcp_conn {
@@ -102,6 +105,7 @@ struct mcp_conn {
 	json_t *client_caps;            /* from initialize */
 	int log_level;                  /* logging/setLevel; -1: not set */
 	struct map *calls;              /* struct call by id key */
+	struct sub *subs;               /* subscriptions/listen (modern) */
 	int held;   /* answers waiting for a commit */
 	int closed; /* its transport is done with it */
 };
@@ -113,6 +117,22 @@ struct batch {
 	int open; /* calls still running, + 1 while the batch is read */
 };
 
+/* A subscriptions/listen request: open until cancelled or the transport
+ * goes; list changes are delivered as notifications related to its id. */
+struct sub {
+	json_t *id;
+	char *key;
+	int tools; /* toolsListChanged honoured */
+	struct sub *next;
+};
+
+static void sub_free(struct sub *u)
+{
+	json_decref(u->id);
+	free(u->key);
+	free(u);
+}
+
 static void conn_destroy(struct mcp_conn *c)
 {
 	json_decref(c->client_caps);
@@ -120,13 +140,22 @@ static void conn_destroy(struct mcp_conn *c)
 	free(c);
 }
 
-static void conn_send(struct mcp_conn *c, json_t *msg)
+/* Send msg (stolen), related to request `rel` (borrowed): a response is
+ * related to its own id, so the transport can route both alike. */
+static void conn_send_rel(struct mcp_conn *c, json_t *msg, const json_t *rel)
 {
 	if (c->closed || !msg) {
 		json_decref(msg);
 		return;
 	}
-	c->send(c, msg, c->ud);
+	if (!rel && !json_object_get(msg, "method"))
+		rel = json_object_get(msg, "id");
+	c->send(c, msg, rel, c->ud);
+}
+
+static void conn_send(struct mcp_conn *c, json_t *msg)
+{
+	conn_send_rel(c, msg, NULL);
 }
 
 /* An answer: into its batch, or straight out. Steals msg. */
@@ -203,6 +232,62 @@ static void answer_error(struct req *r, int code, json_t *data,
 	reply(r->c, r->b, jsonrpc_error(r->id, code, data, "%s", msg));
 }
 
+/* ---- for mcp-features.c (mcp-features-internal.h) ---- */
+
+void mcp_req_answer(struct req *r, json_t *result)
+{
+	answer(r, result);
+}
+
+void mcp_req_error(struct req *r, int code, json_t *data, const char *fmt,
+                   ...)
+{
+	char msg[512];
+	va_list ap;
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof msg, fmt, ap);
+	va_end(ap);
+	answer_error(r, code, data, "%s", msg);
+}
+
+const json_t *mcp_req_params(const struct req *r)
+{
+	return r->params;
+}
+
+struct mcp_conn *mcp_req_conn(const struct req *r)
+{
+	return r->c;
+}
+
+struct mcpd *mcp_req_daemon(const struct req *r)
+{
+	return r->c->s->d;
+}
+
+int mcp_req_modern(const struct req *r)
+{
+	return (r->rev->features & F_MODERN) != 0;
+}
+
+int mcp_req_structured(const struct req *r)
+{
+	return (r->rev->features & F_STRUCTURED) != 0;
+}
+
+size_t mcp_req_page_size(const struct req *r)
+{
+	return r->c->s->page_size;
+}
+
+void mcp_conn_notify(struct mcp_conn *c, const char *method, json_t *params)
+{
+	if (c->session && c->initialized)
+		conn_send(c, jsonrpc_notification(method, params));
+	else
+		json_decref(params);
+}
+
 static char *id_key(const json_t *id)
 {
 	size_t n = (json_is_string(id) ? json_string_length(id) : 0) + 32;
@@ -217,9 +302,12 @@ static char *id_key(const json_t *id)
 static json_t *capabilities(int modern)
 {
 	/* Legacy sessions hear notifications/tools/list_changed on their
-	 * connection; modern clients would need subscriptions/listen. */
-	return json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", !modern,
-	                 "logging");
+	 * connection; modern clients ask for it with subscriptions/listen. */
+	json_t *caps = json_pack("{s:{s:b}, s:{}}", "tools", "listChanged", 1,
+	                         "logging");
+	/* Resources, prompts, completions (mcp-features.c). */
+	mcpf_capabilities(caps, !modern);
+	return caps;
 }
 
 /* ---- lifecycle: initialize, ping, logging/setLevel, server/discover ---- */
@@ -451,32 +539,29 @@ static void call_free(struct call *k)
 }
 
 /* The CallToolResult for a task's API form (borrowed). */
-static json_t *call_result(const struct revision *rev, const json_t *task)
+static json_t *call_result(struct mcpd *d, const struct revision *rev,
+                           const json_t *task)
 {
 	const char *status = json_string_value(json_object_get(task, "status"));
 	const char *id = json_string_value(json_object_get(task, "id"));
 	int ok = status && strcmp(status, "succeeded") == 0;
-	json_t *res = json_object(), *text;
+	json_t *res = json_object();
 	if (ok) {
-		json_t *out = json_object_get(task, "result");
-		char *s = json_dumps(out ? out : json_null(),
-		                     JSON_COMPACT | JSON_ENCODE_ANY);
-		text = json_string(s ? s : "null");
-		free(s);
-		if (out && (rev->features & F_STRUCTURED) &&
-		    ((rev->features & F_MODERN) || json_is_object(out)))
-			json_object_set(res, "structuredContent", out);
+		/* Content blocks, structuredContent, large results as links. */
+		mcpf_tool_content(d, rev->features & F_STRUCTURED,
+		                  rev->features & F_MODERN, task, res);
 	} else {
 		json_t *e = json_object_get(task, "error");
 		const char *code = json_string_value(json_object_get(e, "code"));
 		const char *msg = json_string_value(json_object_get(e, "message"));
-		text = json_sprintf("task %s %s: %s: %s", id ? id : "?",
-		                    status ? status : "?", code ? code : "error",
-		                    msg ? msg : "");
+		json_object_set_new(res, "content", json_pack(
+			"[{s:s, s:o}]", "type", "text", "text", json_sprintf(
+				"task %s %s: %s: %s", id ? id : "?",
+				status ? status : "?", code ? code : "error",
+				msg ? msg : "")));
 	}
-	json_object_set_new(res, "content", json_pack("[{s:s, s:o}]", "type",
-	                                               "text", "text", text));
-	json_object_set_new(res, "isError", json_boolean(!ok));
+	if (!json_object_get(res, "isError"))
+		json_object_set_new(res, "isError", json_boolean(!ok));
 	json_object_set_new(res, "_meta", json_pack(
 		"{s:{s:s?, s:s?}}", "dev.mcpd/task", "id", id, "status", status));
 	return res;
@@ -541,7 +626,8 @@ static void call_progress(struct call *k, const json_t *ev)
 		json_object_set(p, "total", total);
 	if (json_is_string(msg))
 		json_object_set(p, "message", msg);
-	conn_send(k->c, jsonrpc_notification("notifications/progress", p));
+	conn_send_rel(k->c, jsonrpc_notification("notifications/progress", p),
+	              k->id);
 }
 
 /* notifications/message for a task event, when the level asks for it. */
@@ -563,9 +649,9 @@ static void call_log(struct call *k, const char *hex, const json_t *ev)
 		return;
 	json_t *data = json_deep_copy(ev);
 	json_object_set_new(data, "task", json_string(hex));
-	conn_send(k->c, jsonrpc_notification("notifications/message", json_pack(
-		"{s:s, s:s, s:o}", "level", log_levels[level], "logger",
-		"mcpd.task", "data", data)));
+	conn_send_rel(k->c, jsonrpc_notification("notifications/message",
+		json_pack("{s:s, s:s, s:o}", "level", log_levels[level],
+		          "logger", "mcpd.task", "data", data)), k->id);
 }
 
 static void call_event(struct watcher *w, struct task *t, json_t *ev,
@@ -593,7 +679,8 @@ static void call_event(struct watcher *w, struct task *t, json_t *ev,
 			batch_done(k->b);
 	} else {
 		json_t *tj = task_api_json(t);
-		json_t *res = finish(k->rev, call_result(k->rev, tj));
+		json_t *res = finish(k->rev, call_result(k->c->s->d, k->rev,
+		                                         tj));
 		json_decref(tj);
 		call_answer(k, jsonrpc_result(k->id, res));
 	}
@@ -681,7 +768,7 @@ static void do_tools_call(struct req *r)
 		free(k);
 		free(key);
 		json_t *now = hex ? sched_task_json(d, hex, t ? t->id : NULL) : NULL;
-		answer(r, call_result(r->rev, now ? now : tj));
+		answer(r, call_result(d, r->rev, now ? now : tj));
 		json_decref(now);
 		json_decref(tj);
 		return;
@@ -703,22 +790,100 @@ static void do_tools_call(struct req *r)
 	json_decref(tj);
 }
 
-/* notifications/cancelled: cancel the task of a call still running. */
-static void on_cancelled(struct mcp_conn *c, const json_t *params)
+/* ---- subscriptions/listen (2026-07-28) ---- */
+
+static json_t *sub_meta(const json_t *id)
 {
-	char *key = id_key(json_object_get(params, "requestId"));
+	return json_pack("{s:O}", "io.modelcontextprotocol/subscriptionId", id);
+}
+
+static struct sub **sub_find(struct mcp_conn *c, const char *key)
+{
+	struct sub **pp = &c->subs;
+	while (*pp && strcmp((*pp)->key, key) != 0)
+		pp = &(*pp)->next;
+	return pp;
+}
+
+static void do_listen(struct req *r)
+{
+	struct mcp_conn *c = r->c;
+	json_t *want = json_object_get(r->params, "notifications");
+	if (!json_is_object(want)) {
+		answer_error(r, JSONRPC_INVALID_PARAMS, NULL, "subscriptions/"
+		             "listen: params.notifications (an object) is "
+		             "required");
+		return;
+	}
+	char *key = id_key(r->id);
+	if (!key || map_get(c->calls, key) || *sub_find(c, key)) {
+		answer_error(r, JSONRPC_INVALID_REQUEST, NULL, "request id %s "
+		             "is already in use", key ? key + 2 : "?");
+		free(key);
+		return;
+	}
+	/* Only what mcpd can deliver is honoured: tool list changes. */
+	int tools = json_is_true(json_object_get(want, "toolsListChanged"));
+	json_t *honoured = json_object();
+	if (tools)
+		json_object_set_new(honoured, "toolsListChanged", json_true());
+	conn_send_rel(c, jsonrpc_notification(
+		"notifications/subscriptions/acknowledged", json_pack(
+			"{s:o, s:o}", "notifications", honoured, "_meta",
+			sub_meta(r->id))), r->id);
+	struct sub *u = tools ? calloc(1, sizeof *u) : NULL;
+	if (!u) {
+		/* Nothing to deliver: the graceful close, at once. */
+		free(key);
+		answer(r, json_pack("{s:o}", "_meta", sub_meta(r->id)));
+		return;
+	}
+	u->id = json_deep_copy(r->id);
+	u->key = key;
+	u->tools = tools;
+	u->next = c->subs;
+	c->subs = u;
+}
+
+/* Cancel request `id`: a running call's task (no answer is sent), or a
+ * subscription. 0, or -1 if nothing by that id is in progress. */
+static int cancel_request(struct mcp_conn *c, const json_t *id,
+                          const char *why)
+{
+	char *key = id_key(id);
 	struct call *k = key ? map_get(c->calls, key) : NULL;
+	struct sub **pp = key && !k ? sub_find(c, key) : NULL;
 	free(key);
+	if (pp && *pp) {
+		struct sub *u = *pp;
+		*pp = u->next;
+		sub_free(u);
+		return 0;
+	}
 	struct task *t = k ? sched_find(c->s->d, k->task) : NULL;
 	if (!t)
-		return; /* unknown or finished: ignored, as the spec says */
-	const char *why = json_string_value(json_object_get(params, "reason"));
+		return -1; /* unknown or finished: ignored, as the spec says */
 	log_msg(LOG_INFO, NULL, k->task, "MCP client cancelled the call%s%s",
 	        why ? ": " : "", why ? why : "");
 	k->cancelled = 1;
 	/* The task's final event frees k: no answer is sent. */
-	if (sched_cancel(c->s->d, t) < 0)
+	if (sched_cancel(c->s->d, t) < 0) {
 		k->cancelled = 0;
+		return -1;
+	}
+	return 0;
+}
+
+/* notifications/cancelled: cancel the task of a call still running. */
+static void on_cancelled(struct mcp_conn *c, const json_t *params)
+{
+	cancel_request(c, json_object_get(params, "requestId"),
+	               json_string_value(json_object_get(params, "reason")));
+}
+
+int mcp_conn_cancel(struct mcp_conn *c, const json_t *id, const char *why)
+{
+	return c && id ? cancel_request(c, id, why) : -1;
 }
 
 /* ---- dispatch ---- */
@@ -736,6 +901,17 @@ static const struct method {
 	{"server/discover", do_discover, ERA_MODERN},
 	{"tools/list", do_tools_list, ERA_LEGACY | ERA_MODERN},
 	{"tools/call", do_tools_call, ERA_LEGACY | ERA_MODERN},
+	{"subscriptions/listen", do_listen, ERA_MODERN},
+	{"resources/list", mcpf_resources_list, ERA_LEGACY | ERA_MODERN},
+	{"resources/read", mcpf_resources_read, ERA_LEGACY | ERA_MODERN},
+	{"resources/templates/list", mcpf_resources_templates_list,
+	 ERA_LEGACY | ERA_MODERN},
+	{"resources/subscribe", mcpf_resources_subscribe, ERA_LEGACY},
+	{"resources/unsubscribe", mcpf_resources_unsubscribe, ERA_LEGACY},
+	{"prompts/list", mcpf_prompts_list, ERA_LEGACY | ERA_MODERN},
+	{"prompts/get", mcpf_prompts_get, ERA_LEGACY | ERA_MODERN},
+	{"completion/complete", mcpf_completion_complete,
+	 ERA_LEGACY | ERA_MODERN},
 };
 
 static const struct method *method_find(const char *name)
@@ -899,6 +1075,14 @@ static void receive_batch(struct mcp_conn *c, json_t *arr)
 	batch_done(b);
 }
 
+void mcp_conn_receive_json(struct mcp_conn *c, json_t *msg)
+{
+	if (json_is_array(msg))
+		receive_batch(c, msg);
+	else
+		receive_one(c, NULL, msg);
+}
+
 void mcp_conn_receive(struct mcp_conn *c, const char *text, size_t len)
 {
 	struct jsonrpc_error err;
@@ -907,10 +1091,7 @@ void mcp_conn_receive(struct mcp_conn *c, const char *text, size_t len)
 		conn_send(c, jsonrpc_error_from(&err));
 		return;
 	}
-	if (json_is_array(j))
-		receive_batch(c, j);
-	else
-		receive_one(c, NULL, j);
+	mcp_conn_receive_json(c, j);
 	json_decref(j);
 }
 
@@ -953,6 +1134,7 @@ void mcp_conn_free(struct mcp_conn *c)
 	const char *k;
 	void *v;
 	c->closed = 1;
+	mcpf_conn_gone(c);
 	while (all && map_next(c->calls, &pos, &k, &v))
 		all[i++] = v;
 	for (size_t j = 0; j < i; j++) {
@@ -962,6 +1144,11 @@ void mcp_conn_free(struct mcp_conn *c)
 		call_free(all[j]);
 	}
 	free(all);
+	while (c->subs) {
+		struct sub *u = c->subs;
+		c->subs = u->next;
+		sub_free(u);
+	}
 	*c->pprev = c->next;
 	if (c->next)
 		c->next->pprev = c->pprev;
@@ -974,24 +1161,59 @@ enum mcp_era mcp_conn_era(const struct mcp_conn *c)
 	return c->era;
 }
 
+enum mcp_era mcp_version_era(const char *version)
+{
+	const struct revision *rev = revision_find(version);
+	return rev ? era_of(rev) : MCP_ERA_UNKNOWN;
+}
+
+json_t *mcp_supported_versions(void)
+{
+	return supported_versions();
+}
+
 size_t mcp_conn_pending(const struct mcp_conn *c)
 {
 	return map_count(c->calls);
 }
 
 /* A reload changed the capability set: tell the legacy sessions. */
+/* A plugin's resources or prompts changed: tell the legacy sessions. */
+static void features_tick(struct mcp_server *s)
+{
+	uint64_t rv = mcpf_resources_version(), pv = mcpf_prompts_version();
+	for (struct mcp_conn *c = s->conns; c; c = c->next) {
+		if (rv != s->resources_version)
+			mcp_conn_notify(c, "notifications/resources/list_changed",
+			                NULL);
+		if (pv != s->prompts_version)
+			mcp_conn_notify(c, "notifications/prompts/list_changed",
+			                NULL);
+	}
+	s->resources_version = rv;
+	s->prompts_version = pv;
+}
+
 static void on_epoch_tick(evutil_socket_t fd, short what, void *arg)
 {
 	(void)fd;
 	(void)what;
 	struct mcp_server *s = arg;
+	features_tick(s);
 	if (s->d->reload_epoch == s->epoch)
 		return;
 	s->epoch = s->d->reload_epoch;
-	for (struct mcp_conn *c = s->conns; c; c = c->next)
+	for (struct mcp_conn *c = s->conns; c; c = c->next) {
 		if (c->session && c->initialized)
 			conn_send(c, jsonrpc_notification(
 				"notifications/tools/list_changed", NULL));
+		for (struct sub *u = c->subs; u; u = u->next)
+			if (u->tools)
+				conn_send_rel(c, jsonrpc_notification(
+					"notifications/tools/list_changed",
+					json_pack("{s:o}", "_meta",
+					          sub_meta(u->id))), u->id);
+	}
 }
 
 struct mcp_server *mcp_server_new(struct mcpd *d)
@@ -1002,13 +1224,21 @@ struct mcp_server *mcp_server_new(struct mcpd *d)
 	s->d = d;
 	s->page_size = 100;
 	s->epoch = d->reload_epoch;
+	s->resources_version = mcpf_resources_version();
+	s->prompts_version = mcpf_prompts_version();
 	s->epoch_ev = event_new(d->base, -1, EV_PERSIST, on_epoch_tick, s);
 	struct timeval tv = {0, EPOCH_POLL_MS * 1000};
-	if (!s->epoch_ev || event_add(s->epoch_ev, &tv) < 0) {
+	if (!s->epoch_ev || event_add(s->epoch_ev, &tv) < 0 ||
+	    !(s->http = mcp_http_new(d, s))) {
 		mcp_server_free(s);
 		return NULL;
 	}
 	return s;
+}
+
+struct mcp_http *mcp_server_http(struct mcp_server *s)
+{
+	return s ? s->http : NULL;
 }
 
 void mcp_server_set_page_size(struct mcp_server *s, size_t n)
@@ -1020,6 +1250,7 @@ void mcp_server_free(struct mcp_server *s)
 {
 	if (!s)
 		return;
+	mcp_http_free(s->http);
 	while (s->conns)
 		mcp_conn_free(s->conns);
 	if (s->epoch_ev)

@@ -114,6 +114,7 @@ struct mcpd {
 	json_t *last_reload;     /* the outcome of the last one */
 	struct event *retire_ev; /* ticks while generations drain */
 	uint64_t reloads, reload_failures, drains, drain_timeouts;
+	int lock_fd; /* flock on state_dir/mcpd.lock, or 0 */
 	struct event *caps_ev; /* capabilities changed at run time (plugin.c) */
 	uint64_t reload_epoch;   /* bumps when the capability set changed */
 

@@ -20,8 +20,10 @@
 #include <event2/event.h>
 
 #include "ffi-internal.h"
+#include "isolation-internal.h"
 #include "log-internal.h"
 #include "map-internal.h"
+#include "mcp-features-internal.h"
 #include "mcpd-internal.h"
 #include "router-internal.h"
 #include "schema-internal.h"
@@ -535,6 +537,7 @@ static void plugin_retire_code(struct mcpd_plugin *p)
 {
 	host_timers_remove(p);
 	host_ios_remove(p);
+	mcpf_plugin_gone(p); /* its MCP resources and prompts */
 	if (p->loaded && p->desc && p->desc->fini)
 		p->desc->fini(p);
 	p->loaded = 0;
@@ -764,10 +767,15 @@ static void adopt(struct mcpd *d, struct mcpd_plugin *p)
 int plugins_load_all(struct mcpd *d)
 {
 	clean_cache(d);
+	isolation_prepare(&d->cfg);
 	for (int i = 0; i < d->cfg.n_plugin_dirs; i++) {
 		char **paths;
 		size_t n = plugin_scan_dir(d->cfg.plugin_dirs[i], &paths);
 		for (size_t j = 0; j < n; j++) {
+			if (isolation_skip(d->cfg.plugins, paths[j])) {
+				free(paths[j]); /* mcp-bridge runs it */
+				continue;
+			}
 			struct file_id id;
 			int have_id = plugin_file_id(paths[j], &id) == 0;
 			struct mcpd_plugin *p = plugin_load_file(

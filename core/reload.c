@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "isolation-internal.h"
 #include "log-internal.h"
 #include "map-internal.h"
 #include "mcpd-internal.h"
@@ -147,6 +148,10 @@ static int plan_scan(struct mcpd *d, const struct config *next,
 		for (size_t j = 0; j < n; j++) {
 			struct item it = {.path = paths[j]};
 			size_t idx;
+			if (isolation_skip(next->plugins, it.path)) {
+				free(it.path); /* mcp-bridge runs it */
+				continue;
+			}
 			if (plugin_file_id(it.path, &it.id) < 0) {
 				/* Gone between readdir and stat: as if absent. */
 				free(it.path);
@@ -393,6 +398,7 @@ static json_t *reload_run(struct mcpd *d)
 		                                        "config", "reason", err));
 	} else {
 		config_keep_restart_keys(&d->cfg, &next, restart, sizeof restart);
+		isolation_prepare(&next);
 		if (plan_scan(d, &next, &pl, warnings) == 0 &&
 		    plan_load(d, &next, &pl, names, errors, loaded) == 0)
 			ok = 1;

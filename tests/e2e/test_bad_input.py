@@ -348,6 +348,15 @@ def test_config_errors():
     is_(rc, 0, "--help exits 0")
     like(out, "--listen", "--help describes --listen")
 
+    # One mcpd per state dir: a second would requeue the first's tasks.
+    first = Daemon(state_dir=os.path.join(tmp, "shared"))
+    one_line(["--state-dir", os.path.join(tmp, "shared")], "in use by another mcpd (pid %d)" % first.proc.pid,
+             "a second mcpd on a state dir in use")
+    is_(first.stop(), 0, "the first one was not disturbed")
+    d2 = Daemon(state_dir=os.path.join(tmp, "shared"))
+    is_(d2.get("/healthz")[0], 200, "the state dir is free again after it exited")
+    is_(d2.stop(), 0, "and that one stops cleanly")
+
 
 def main():
     d = Daemon(plugin_dirs=[env("MCPD_PLUGIN_DIR"),

@@ -240,7 +240,7 @@ def plugin_run_legacy(run_bin, sleep_so):
        "a failed task: isError true with the plugin's error")
     r = srv.request(14, "tools/call", {"name": "nope", "arguments": {}})
     is_(error_code(r), -32602, "unknown tool: -32602")
-    r = srv.request(15, "resources/list")
+    r = srv.request(15, "sampling/createMessage")
     is_(error_code(r), -32601, "an unserved method: -32601")
     srv.send(b"{not json")
     r = srv.wait_for(lambda m: isinstance(m, dict) and "error" in m and

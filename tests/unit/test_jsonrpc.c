@@ -22,9 +22,11 @@ static struct mcpd d;
 
 static json_t *sent; /* every message, in order */
 
-static void fake_send(struct mcp_conn *c, json_t *msg, void *ud)
+static void fake_send(struct mcp_conn *c, json_t *msg, const json_t *related,
+                      void *ud)
 {
 	(void)c;
+	(void)related;
 	(void)ud;
 	json_array_append_new(sent, msg);
 }
@@ -185,9 +187,9 @@ static void test_errors(void)
 	             JSONRPC_INVALID_REQUEST, NULL, "object id");
 	expect_error(c, "{\"jsonrpc\":\"2.0\",\"id\":\"a\",\"method\":\"nope/x\"}",
 	             JSONRPC_METHOD_NOT_FOUND, sid, "unknown method");
-	expect_error(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"resources/list\","
+	expect_error(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"sampling/createMessage\","
 	             "\"params\":{" MODERN_META "}}",
-	             JSONRPC_METHOD_NOT_FOUND, one, "resources: not served");
+	             JSONRPC_METHOD_NOT_FOUND, one, "a client's method: not served");
 
 	/* Before any session: only ping, or a modern request. */
 	json_t *r = exchange(c, "{\"jsonrpc\":\"2.0\",\"id\":1,\"method\":\"ping\"}");

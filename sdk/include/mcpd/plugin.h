@@ -92,6 +92,8 @@ struct mcpd_task;   /* opaque: one running attempt of a task */
 struct mcpd_timer;  /* opaque: a one-shot timer on the loop (ABI 1.1) */
 struct mcpd_service; /* opaque: a held reference to a service (ABI 1.1) */
 struct mcpd_io;      /* opaque: a file-descriptor watch on the loop (ABI 1.2) */
+struct mcpd_resource_def; /* an MCP resource or template (ABI 1.2) */
+struct mcpd_prompt_def;   /* an MCP prompt (ABI 1.2) */
 
 /*
  * Every service vtable (see sandbox.h) starts with this header, so the host
@@ -408,7 +410,154 @@ struct mcpd_host {
 	int (*io_stop)(struct mcpd_io *io);
 
 	/* (ABI 1.2, MCP resources and prompts: declared below this line.) */
+
+	/*
+	 * MCP clients see every capability as a tool; these members let a
+	 * plugin also offer MCP resources, resource templates and prompts,
+	 * served by mcpd's MCP server (stdio and /mcp) next to the tools.
+	 * See struct mcpd_resource_def and struct mcpd_prompt_def below for
+	 * the callbacks. All are loop-thread calls: during init(), or later
+	 * from a loop callback (a timer, an fd watch); MCPD_E_STATE from a
+	 * worker. What a plugin declares goes away with its generation (a
+	 * reload's new generation declares its own in init); MCP clients are
+	 * told the resource or prompt list changed.
+	 */
+
+	/*
+	 * Offer the resource def->uri (an absolute URI, e.g.
+	 * "myplugin://status"), listed by resources/list and read through
+	 * def->read. Errors: MCPD_E_INVAL (no uri, no name, no read, a
+	 * uri without a scheme, the reserved scheme "mcpd:"),
+	 * MCPD_E_EXISTS (any plugin already offers that uri).
+	 */
+	int (*resource_add)(struct mcpd_plugin *self,
+	                    const struct mcpd_resource_def *def);
+
+	/*
+	 * Offer the resource template def->uri: an RFC 6570 level-1
+	 * template such as "myplugin://items/{id}" (each {name} matches one
+	 * or more characters other than '/'; names are [A-Za-z0-9_]).
+	 * Listed by resources/templates/list; resources/read of a matching
+	 * URI calls def->read with the variables. Errors as resource_add,
+	 * plus MCPD_E_INVAL for a malformed template.
+	 */
+	int (*resource_template_add)(struct mcpd_plugin *self,
+	                             const struct mcpd_resource_def *def);
+
+	/*
+	 * Withdraw a resource or template this plugin offered, by its uri
+	 * (template text for a template). MCPD_E_NOTFOUND if it has none.
+	 */
+	int (*resource_remove)(struct mcpd_plugin *self, const char *uri);
+
+	/*
+	 * Tell subscribed MCP clients that resource `uri` changed
+	 * (notifications/resources/updated to each legacy session that sent
+	 * resources/subscribe for it). `uri` need not be one this plugin
+	 * declared as a static resource: a URI matching its template works
+	 * too. 0 even when nobody is subscribed; MCPD_E_INVAL without uri.
+	 */
+	int (*resource_updated)(struct mcpd_plugin *self, const char *uri);
+
+	/*
+	 * Offer prompt def->name ([A-Za-z0-9_.-], at most 64 bytes; unique
+	 * across plugins: MCPD_E_EXISTS). Errors: MCPD_E_INVAL (bad name, no
+	 * get), MCPD_E_SCHEMA (arguments text that is not a JSON array of
+	 * {"name", "description"?, "required"?} objects).
+	 */
+	int (*prompt_add)(struct mcpd_plugin *self,
+	                  const struct mcpd_prompt_def *def);
+
+	/* Withdraw a prompt; MCPD_E_NOTFOUND if this plugin has none. */
+	int (*prompt_remove)(struct mcpd_plugin *self, const char *name);
 };
+
+/*
+ * ABI 1.2: what resource_add and resource_template_add declare. Strings
+ * are copied by the host; the struct may live on the stack.
+ *
+ * The callbacks run on the loop thread and must not block: serve what is
+ * in memory (or in the kv space), and put slow work in a capability.
+ */
+struct mcpd_resource_def {
+	uint32_t size;           /* sizeof(struct mcpd_resource_def) */
+	const char *uri;         /* the URI, or the template (see above) */
+	const char *name;        /* required: a short programmatic name */
+	const char *title;       /* for people; may be NULL */
+	const char *description; /* may be NULL */
+	const char *mime_type;   /* e.g. "text/plain"; may be NULL */
+	/*
+	 * Read the resource `uri` (borrowed). `vars` (borrowed) is an
+	 * object of the template's variables by name, decoded from the URI
+	 * ({} for a static resource). Return 0 with *contents set to a new
+	 * reference the host takes: one content object
+	 * {"text": "..."} or {"blob": "<base64>"}, optionally with
+	 * "mimeType" (default: def->mime_type), or an array of them; "uri"
+	 * defaults to `uri`. Return MCPD_E_NOTFOUND for a URI the template
+	 * matches but that names nothing (the client gets MCP's resource-
+	 * not-found error), MCPD_E_INVAL for a malformed one, any other
+	 * MCPD_E_* for a failure (an internal error).
+	 */
+	int (*read)(const char *uri, const json_t *vars, json_t **contents,
+	            void *ud);
+	/*
+	 * Templates only, may be NULL: suggest values for variable
+	 * `argument` starting from the partial `value` (completion/complete).
+	 * `context` (borrowed) holds the variables the client already chose
+	 * ({} if none). Return a new reference to a JSON array of strings,
+	 * best first (the host sends at most 100), or NULL for none.
+	 */
+	json_t *(*complete)(const char *argument, const char *value,
+	                    const json_t *context, void *ud);
+	void *ud; /* passed to the callbacks as is */
+};
+
+/*
+ * ABI 1.2: what prompt_add declares. Strings are copied by the host; the
+ * struct may live on the stack. Callbacks as for resources: loop thread,
+ * never blocking.
+ */
+struct mcpd_prompt_def {
+	uint32_t size;           /* sizeof(struct mcpd_prompt_def) */
+	const char *name;
+	const char *title;       /* may be NULL */
+	const char *description; /* may be NULL */
+	/*
+	 * JSON text: an array of {"name": "...", "description": "...",
+	 * "required": true|false}; NULL = no arguments. The host refuses a
+	 * prompts/get that lacks a required argument, names an unknown one
+	 * or gives a value that is not a string, before calling get.
+	 */
+	const char *arguments;
+	/*
+	 * Render the prompt with `args` (borrowed: an object of strings).
+	 * Return 0 with *result set to a new reference the host takes: an
+	 * array of messages ({"role": "user"|"assistant", "content": an MCP
+	 * content block}), or an object {"messages": [...], "description":
+	 * "..."}. MCPD_E_INVAL for arguments it cannot use (the client gets
+	 * invalid params), another MCPD_E_* for a failure.
+	 */
+	int (*get)(const json_t *args, json_t **result, void *ud);
+	/* May be NULL: complete argument `argument`; as for resources. */
+	json_t *(*complete)(const char *argument, const char *value,
+	                    const json_t *context, void *ud);
+	void *ud;
+};
+
+/*
+ * ABI 1.2: MCP content in a tool's result. A capability's result is
+ * shown to MCP clients as text (its JSON) plus structuredContent. A
+ * result object that has the member MCPD_RESULT_MCP_CONTENT, an array of
+ * MCP content blocks -- {"type": "text", "text"}, {"type": "image" or
+ * "audio", "data": base64, "mimeType"}, {"type": "resource", "resource":
+ * {"uri", "mimeType"?, "text" or "blob"}}, {"type": "resource_link",
+ * "uri", "name", ...} -- is shown as those blocks instead; its other
+ * members, if any, are the structuredContent. REST clients see the
+ * result as stored, member included. A block the client's MCP revision
+ * cannot carry (resource_link before 2025-06-18) is sent as text; a
+ * malformed array makes the call an error result naming the bad block.
+ */
+#define MCPD_RESULT_MCP_CONTENT "_mcp_content"
 
 /* File-descriptor events for io_start (ABI 1.2). */
 #define MCPD_IO_READ 0x1u
