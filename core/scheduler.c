@@ -450,7 +450,12 @@ static void conclude(struct mcpd *d, struct mcpd_task *a)
 	if (!t)
 		return;
 	detach(t);
-	router_outcome(d->router, a->prov, a->ok, mono_ms());
+	/* The caller's fault says nothing of the provider's health, and
+	 * would fail the same way again. */
+	int callers_fault = !a->ok && a->err_code &&
+	                    strcmp(a->err_code, "bad_input") == 0;
+	if (!callers_fault)
+		router_outcome(d->router, a->prov, a->ok, mono_ms());
 	if (a->ok) {
 		t->result = json_incref(a->result);
 		finish(d, t, TASK_SUCCEEDED);
@@ -459,7 +464,10 @@ static void conclude(struct mcpd *d, struct mcpd_task *a)
 	task_set_error(t, a->err_code, a->err_msg);
 	log_msg(LOG_INFO, a->cap->plugin->name, t->hex, "attempt %d failed: %s: %s",
 	        t->attempts, a->err_code, a->err_msg);
-	retry_or_finish(d, t, TASK_FAILED);
+	if (callers_fault)
+		finish(d, t, TASK_FAILED);
+	else
+		retry_or_finish(d, t, TASK_FAILED);
 }
 
 /* Whole numbers stay integers in JSON: 150, not 150.0. */

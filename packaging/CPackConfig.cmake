@@ -43,6 +43,11 @@ set(CPACK_DEBIAN_RUNTIME_PACKAGE_SECTION admin)
 set(CPACK_DEBIAN_RUNTIME_DESCRIPTION "${_runtime_summary}\n${_runtime_desc}")
 # adduser runs in postinst; libraries come from dpkg-shlibdeps.
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_DEPENDS "adduser")
+# The tools the agent plugins drive (inside the sandbox); an agent reports
+# a missing one as a skipped analyzer with this install hint.
+set(_agent_tools "cppcheck, clang-tidy, shellcheck, pyflakes3, python3-bandit, flawfinder, black, clang-format, python3-pytest, python3-coverage, gcc, make, cmake")
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_RECOMMENDS "${_agent_tools}")
+set(CPACK_DEBIAN_RUNTIME_PACKAGE_SUGGESTS "bubblewrap")
 set(CPACK_DEBIAN_RUNTIME_PACKAGE_CONTROL_EXTRA
     ${_pkgdir}/deb/postinst ${_pkgdir}/deb/prerm ${_pkgdir}/deb/postrm
     ${_pkgdir}/deb/conffiles)
@@ -66,6 +71,7 @@ set(CPACK_RPM_PACKAGE_RELOCATABLE OFF)
 # No /usr/lib/.build-id links: they would clash with other packages.
 set(CPACK_RPM_SPEC_MORE_DEFINE "%define _build_id_links none")
 set(CPACK_RPM_RUNTIME_PACKAGE_SUMMARY "${_runtime_summary}")
+set(CPACK_RPM_RUNTIME_PACKAGE_SUGGESTS "cppcheck, clang-tools-extra, ShellCheck, python3-pyflakes, bandit, flawfinder, python3-black, clang, python3-pytest, python3-coverage, gcc, make, cmake, bubblewrap")
 set(CPACK_RPM_RUNTIME_PACKAGE_DESCRIPTION "${_runtime_desc}")
 set(CPACK_RPM_RUNTIME_USER_FILELIST
     "%config(noreplace) ${MCPD_CONFIG_FILE}"

@@ -25,11 +25,16 @@ int agent_exec(const struct mcpd_host *host, struct mcpd_plugin *self,
 	                               MCPD_SANDBOX_MAJOR, driver,
 	                               (const void **)&sb, &ref);
 	if (rc != 0) {
-		snprintf(err, errlen,
-		         "no sandbox driver %s%s%s is loaded (%s): agents run "
-		         "tools only inside a sandbox",
-		         driver ? "\"" : "", driver ? driver : "",
-		         driver ? "\"" : "", host->strerror(rc));
+		if (driver)
+			snprintf(err, errlen,
+			         "no sandbox driver \"%s\" is loaded (%s): "
+			         "agents run tools only inside a sandbox",
+			         driver, host->strerror(rc));
+		else
+			snprintf(err, errlen,
+			         "no sandbox driver is loaded (%s): agents run "
+			         "tools only inside a sandbox",
+			         host->strerror(rc));
 		json_decref(request);
 		return MCPD_E_NOTFOUND;
 	}

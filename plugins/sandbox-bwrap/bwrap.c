@@ -539,7 +539,7 @@ static int bwrap_run(struct sbx_driver *d, struct mcpd_task *caller,
 	struct run r = {.req = req, .work_fd = -1, .bpf_fd = -1, .init_fd = -1,
 	                .status = {-1, -1}, .sync = {-1, -1}, .pid = -1,
 	                .pidfd = -1};
-	struct sbx_watch w = {0};
+	struct sbx_watch w = SBX_WATCH_INIT;
 	json_t *enforced = NULL, *files = NULL;
 	int cgmask = 0, rc;
 	char name[48];

@@ -336,6 +336,11 @@ struct sbx_watch {
 	struct sbx_cg_sample cg_last; /* last cgroup sample (-1s without) */
 };
 
+/* A watch with no fds yet: sbx_watch_clear() on it closes nothing. (A
+ * zeroed one would close fd 0 on an early error path.) */
+#define SBX_WATCH_INIT                                                       \
+	{ .stdin_fd = -1, .stdout_fd = -1, .stderr_fd = -1, .event_fd = -1 }
+
 /*
  * Feed stdin, collect stdout/stderr (truncating at output_bytes, which
  * ends the run: killed_by "output"), and end the run at the wall deadline

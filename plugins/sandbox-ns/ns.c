@@ -634,7 +634,7 @@ static int run(struct sbx_driver *d, struct mcpd_task *caller,
 {
 	struct box *b = NULL;
 	struct run_ctx ctx;
-	struct sbx_watch w = {0};
+	struct sbx_watch w = SBX_WATCH_INIT;
 	struct sbx_rlimits rl;
 	json_t *enf = NULL, *files = NULL;
 	int workfd = -1, cg_got = 0, rc, pooled = 0;

@@ -155,7 +155,7 @@ static int run(struct sbx_driver *d, struct mcpd_task *caller,
 {
 	struct sbx_pipes pp = {{-1, -1}, {-1, -1}, {-1, -1}};
 	struct proc_run p = {0};
-	struct sbx_watch w = {0};
+	struct sbx_watch w = SBX_WATCH_INIT;
 	struct sbx_rlimits rl;
 	char *workdir = NULL, **env = NULL, name[64];
 	int dirfd = -1, go[2] = {-1, -1}, pidfd = -1, cg_got = 0, rc;

@@ -439,6 +439,38 @@ def test_worker_pool():
     is_(d.stop(), 0, "mcpd exits 0 on SIGTERM")
 
 
+def test_callers_fault():
+    """A failure with code bad_input is the caller's: final at once (no
+    retry), and no count against the provider's circuit breaker."""
+    d = Daemon(plugin_dirs=[env("MCPD_TEST_PLUGIN_DIR")],
+               config={"retry_base_ms": 10, "breaker_failures": 2})
+
+    def breaker():
+        _, _, body = d.get("/v1/capabilities")
+        cap = [c for c in body.get("capabilities", [])
+               if c.get("name") == "flaky"] or [{}]
+        return ((cap[0].get("providers") or [{}])[0]).get("breaker")
+
+    got = []
+    for _ in range(4):
+        tid = d.submit_ok("flaky", {"key": "k-" + uuid.uuid4().hex,
+                                    "fail_times": 9, "code": "bad_input"},
+                          retries=3)
+        t = d.wait_task(tid, 10)
+        got.append((t.get("status"), t.get("attempts"),
+                    (t.get("error") or {}).get("code")))
+    is_(got, [("failed", 1, "bad_input")] * 4,
+        "bad_input fails at once, not retried")
+    is_(breaker(), "closed", "four bad_input failures leave the breaker closed")
+    tid = d.submit_ok("flaky", {"key": "k-" + uuid.uuid4().hex,
+                                "fail_times": 9}, retries=1)
+    t = d.wait_task(tid, 10)
+    is_((t.get("status"), t.get("attempts")), ("failed", 2),
+        "a provider failure is retried")
+    is_(breaker(), "open", "and two of them open the breaker")
+    is_(d.stop(), 0, "mcpd exits 0 on SIGTERM")
+
+
 def main():
     d = Daemon(plugin_dirs=[env("MCPD_PLUGIN_DIR"),
                             env("MCPD_TEST_PLUGIN_DIR")],
@@ -455,7 +487,7 @@ def main():
     st, _, _ = d.get("/healthz")
     is_(st, 200, "still healthy")
     is_(d.stop(), 0, "mcpd exits 0 on SIGTERM")
-    for t in (test_priority, test_worker_pool):
+    for t in (test_priority, test_worker_pool, test_callers_fault):
         diag(t.__name__)
         t()
     done_testing()

@@ -3,7 +3,7 @@
  * each `key`, then succeeds with {"attempts": n}. The attempt count lives in
  * the plugin's key-value space, so it survives across attempts (and
  * restarts): a task with retries >= fail_times succeeds on attempt
- * fail_times + 1.
+ * fail_times + 1. "code" picks the failure's code (default "flaky").
  */
 #include <mcpd/plugin.h>
 
@@ -34,8 +34,10 @@ static int flaky_handle(struct mcpd_task *task, void *ud)
 	if (err)
 		return host->task_fail(task, "store", host->strerror(err));
 
+	const char *code = json_string_value(json_object_get(in, "code"));
 	if (n <= fail_times)
-		return host->task_fail(task, "flaky", "failing as asked");
+		return host->task_fail(task, code ? code : "flaky",
+		                       "failing as asked");
 	return host->task_complete(task, json_pack("{sI}", "attempts", n));
 }
 
@@ -50,7 +52,8 @@ static int flaky_init(const struct mcpd_host *h, struct mcpd_plugin *self)
 		.input_schema =
 			"{\"type\":\"object\",\"required\":[\"key\",\"fail_times\"],"
 			"\"properties\":{\"key\":{\"type\":\"string\",\"minLength\":1},"
-			"\"fail_times\":{\"type\":\"integer\",\"minimum\":0}}}",
+			"\"fail_times\":{\"type\":\"integer\",\"minimum\":0},"
+			"\"code\":{\"type\":\"string\"}}}",
 		.output_schema =
 			"{\"type\":\"object\",\"required\":[\"attempts\"]}",
 		.flags = MCPD_CAP_BLOCKING,

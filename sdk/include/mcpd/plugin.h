@@ -251,7 +251,9 @@ struct mcpd_host {
 	/*
 	 * Finish the task with a failure. `code` is a short machine word
 	 * ("bad_input", "tool_failed"...), `message` a human sentence. Either
-	 * may be NULL. Errors as task_complete.
+	 * may be NULL. Errors as task_complete. The code "bad_input" says the
+	 * caller is at fault: such a failure is final (not retried) and does
+	 * not count against the provider's circuit breaker.
 	 */
 	int (*task_fail)(struct mcpd_task *task, const char *code,
 	                 const char *message);
