@@ -106,7 +106,7 @@ static void on_restart(void *arg)
 {
 	struct server *s = arg;
 	s->restart_timer = NULL;
-	if (!g.stopping && !g.replaced && s->state == S_DOWN)
+	if (!g.stopping && (!g.replaced || s->parked) && s->state == S_DOWN)
 		start_server(s);
 }
 
@@ -118,7 +118,9 @@ void bridge_server_down(struct server *s, const char *code, const char *why)
 	s->state = S_DOWN;
 	s->state_ms = mono_ms();
 	client_lost(s, code, why);
-	if (g.stopping || g.replaced)
+	/* A replaced generation restarts a server only for the calls that
+	 * wait for it. */
+	if (g.stopping || (g.replaced && !s->parked))
 		return;
 	/* A server that served a while starts again from the shortest wait;
 	 * one that keeps failing waits twice as long each time. */
@@ -452,6 +454,7 @@ static void server_free(struct server *s)
 	free(s->session_id);
 	free(s->server_version);
 	json_decref(s->headers);
+	json_decref(s->cache);
 	buf_free(&s->inbuf);
 	buf_free(&s->outbuf);
 	buf_free(&s->errbuf);
@@ -473,6 +476,7 @@ static int bridge_init(const struct mcpd_host *host, struct mcpd_plugin *self)
 	memset(&g, 0, sizeof g);
 	g.host = host;
 	g.self = self;
+	g.init_ms = mono_ms();
 	if (!MCPD_HOST_HAS(host, io_start) ||
 	    !MCPD_HOST_HAS(host, capability_remove)) {
 		host->log(self, MCPD_LOG_ERROR, "needs a host with ABI 1.2 "
@@ -481,12 +485,14 @@ static int bridge_init(const struct mcpd_host *host, struct mcpd_plugin *self)
 		return MCPD_E_STATE;
 	}
 	int rc = parse_config(host->config(self));
+	if (!rc)
+		rc = cache_load();
 	if (rc) {
 		free_all();
 		return rc;
 	}
-	/* Capabilities appear as each server answers its tools/list: after
-	 * init, from the loop (ABI 1.2). */
+	/* The cached tool lists are declared; every server's own listing
+	 * then adds, withdraws or redeclares from the loop (ABI 1.2). */
 	for (size_t i = 0; i < g.nservers; i++)
 		start_server(g.servers[i]);
 	g.tick = host->timer_start(self, TICK_MS, on_tick, NULL);

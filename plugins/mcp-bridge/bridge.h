@@ -10,6 +10,13 @@
  * State is per generation (statics): a reload that changes the bridge's
  * config block loads a new generation, whose init starts its own children;
  * the old one's fini stops and reaps its children.
+ *
+ * Reloads and restarts: each server's last tool list is kept in the
+ * plugin's kv space (cache.c), and init declares it at once, so the new
+ * generation's capabilities are routable from the swap on. A call that
+ * arrives before its server has listed its tools is parked (client.c) and
+ * sent once the listing confirmed the tool, or failed when the server
+ * does not come up in time.
  */
 #ifndef MCP_BRIDGE_H
 #define MCP_BRIDGE_H
@@ -45,7 +52,9 @@ enum srv_state {
 
 enum pend_kind { P_DISCOVER, P_INIT, P_LIST, P_CALL, P_LISTEN, P_OTHER };
 
-/* A request sent to a server, waiting for its response. */
+/* A request sent to a server, waiting for its response; or (in the
+ * server's parked list) a call waiting for the server to be ready, its
+ * sent_ms the time it was parked. */
 struct pending {
 	int64_t id;
 	enum pend_kind kind;
@@ -63,9 +72,14 @@ struct tool {
 	struct server *srv;
 	char *name;  /* the server's tool name */
 	char *cap;   /* the capability name */
-	json_t *def; /* the tool as last listed */
+	json_t *def; /* the tool as last listed (or as cached) */
+	char *version; /* the capability version it was declared with */
 	int registered;
-	int seen; /* in the listing being reconciled */
+	int open_schema; /* declared with {"type":"object"}: its schemas
+	                    are not usable by mcpd */
+	int cached;   /* declared from the cache, not yet confirmed by a
+	                 listing of this generation's server */
+	int seen;     /* in the server's last complete listing */
 };
 
 struct http_conn; /* http.c */
@@ -94,6 +108,10 @@ struct server {
 	char *server_version; /* serverInfo.version */
 	int64_t next_id;
 	struct pending *pending;
+	struct pending *parked; /* calls waiting for READY, oldest first */
+	int ever_ready;         /* has listed its tools in this generation */
+	json_t *cache;          /* its entry in the kv space, as last
+	                           read or written */
 
 	struct tool **tools;
 	size_t ntools;
@@ -124,6 +142,7 @@ struct bridge {
 	struct server **servers;
 	size_t nservers;
 	struct mcpd_timer *tick;
+	int64_t init_ms;
 	int stopping; /* fini */
 	int replaced; /* a reload replaced this generation: no restarts */
 	/* config */
@@ -159,6 +178,21 @@ void client_lost(struct server *s, const char *code, const char *why);
 void client_free(struct server *s);
 /* The capability handler. */
 int client_call(struct mcpd_task *task, void *ud);
+/* Declare tool `def` (borrowed, as listed by the server) from the
+ * cache, as capability `cap` when that name is free, with the open
+ * input schema if open_schema. 0; 1 if def has no name or one already
+ * declared (skipped); or the host's error. */
+int client_declare_cached(struct server *s, const json_t *def,
+                          const char *cap, int open_schema);
+
+/* ---- cache.c: each server's last tool list in the kv space ---- */
+/* init: forget the entries of servers no longer configured, declare the
+ * cached tools of the configured ones. 0, or the error of a refused
+ * declaration (the entries are then deleted: the next load goes without
+ * them). */
+int cache_load(void);
+/* A listing was reconciled: record it (written only if it changed). */
+void cache_store(struct server *s);
 
 /* ---- proc.c: stdio servers as supervised children ---- */
 int proc_start(struct server *s);

@@ -2,6 +2,13 @@
  * The MCP client, over any transport: era negotiation, tool listing and
  * reconciliation with capabilities, calls with progress and cancellation.
  *
+ * Calls that arrive before the server is ready (its capabilities were
+ * declared from the cache at init: a reload or a restart) are parked and
+ * sent once the first listing confirmed their tool; they fail with
+ * server_unavailable when the server does not come up within
+ * start_timeout_ms, with tool_unavailable when it no longer lists the
+ * tool.
+ *
  * Era: a dual-era client (2026-07-28 versioning, lifecycle "Backward
  * compatibility"). It probes with server/discover naming 2026-07-28 in
  * _meta; a result that lists 2026-07-28 means a modern server (stateless
@@ -21,6 +28,7 @@
 #define MODERN "2026-07-28"
 #define LEGACY "2025-11-25"
 #define CAP_NAME_MAX 128
+#define OPEN_SCHEMA "{\"type\":\"object\"}"
 
 static const char *const legacy_versions[] = {"2025-11-25", "2025-06-18",
                                               "2025-03-26", "2024-11-05",
@@ -136,6 +144,17 @@ static int cap_taken(const char *name)
 	return 0;
 }
 
+/* A capability name as pick_cap_name makes them (for names read back
+ * from the cache: a refused one in init would refuse the plugin). */
+static int cap_name_ok(const char *name)
+{
+	char clean[CAP_NAME_MAX + 1];
+	if (!name || !*name || strlen(name) > CAP_NAME_MAX)
+		return 0;
+	sanitize(clean, sizeof clean, NULL, name);
+	return strcmp(clean, name) == 0;
+}
+
 /* <server>.<tool> (a plugin's own name when isolated), sanitized to the
  * capability charset, made unique with -2, -3... */
 static char *pick_cap_name(struct server *s, const char *tool)
@@ -174,10 +193,16 @@ static json_t *attributes_of(const struct server *s, const struct tool *t)
 	return a;
 }
 
-static void tool_register(struct server *s, struct tool *t)
+static const char *srv_version(const struct server *s)
+{
+	return s->server_version ? s->server_version : "0";
+}
+
+/* Declare t's capability; the host's answer. */
+static int tool_register(struct server *s, struct tool *t)
 {
 	if (!t->cap && !(t->cap = pick_cap_name(s, t->name)))
-		return;
+		return MCPD_E_NOMEM;
 	const json_t *in = json_object_get(t->def, "inputSchema");
 	const json_t *out = json_object_get(t->def, "outputSchema");
 	const char *title = json_string_value(json_object_get(t->def, "title"));
@@ -192,12 +217,13 @@ static void tool_register(struct server *s, struct tool *t)
 	struct mcpd_capability_def def = {
 		.size = sizeof def,
 		.name = t->cap,
-		.version = s->server_version ? s->server_version : "0",
+		.version = srv_version(s),
 		.title = title,
 		.description = json_string_value(json_object_get(t->def,
 		                                                 "description")),
-		.input_schema = in_text ? in_text : "{\"type\":\"object\"}",
-		.output_schema = out_text,
+		.input_schema = in_text && !t->open_schema ? in_text
+		                                           : OPEN_SCHEMA,
+		.output_schema = t->open_schema ? NULL : out_text,
 		.attributes = attr_text,
 		.max_concurrency = g.max_concurrency,
 		.flags = 0, /* a loop handler: it only sends a message */
@@ -205,18 +231,21 @@ static void tool_register(struct server *s, struct tool *t)
 		.ud = t,
 	};
 	int rc = g.host->capability_add(g.self, &def);
-	if (rc == MCPD_E_SCHEMA) {
+	if (rc == MCPD_E_SCHEMA && !t->open_schema) {
 		/* A schema mcpd cannot check (e.g. a JavaScript regex):
 		 * the server still validates its own input. */
 		LOG(MCPD_LOG_WARN, "server %s: tool %s: its schemas are not "
 		    "usable by mcpd; serving it with an open input schema",
 		    s->name, t->name);
-		def.input_schema = "{\"type\":\"object\"}";
+		def.input_schema = OPEN_SCHEMA;
 		def.output_schema = NULL;
 		rc = g.host->capability_add(g.self, &def);
+		t->open_schema = rc == MCPD_OK;
 	}
 	if (rc == MCPD_OK) {
 		t->registered = 1;
+		free(t->version);
+		t->version = strdup(def.version);
 	} else if (rc == MCPD_E_STATE && !g.replaced) {
 		/* A reload replaced this generation: the new one runs its
 		 * own servers; this one only finishes its calls. */
@@ -229,6 +258,7 @@ static void tool_register(struct server *s, struct tool *t)
 	free(in_text);
 	free(out_text);
 	free(attr_text);
+	return rc;
 }
 
 static void tool_unregister(struct tool *t)
@@ -286,27 +316,40 @@ static void reconcile(struct server *s, json_t *tools)
 			continue;
 		}
 		t->seen = 1;
-		if (t->registered && json_equal(t->def, def))
+		/* A tool declared from the cache stays declared (queued and
+		 * parked calls keep it) when the server lists it as cached. */
+		int same = json_equal(t->def, def) && t->version &&
+		           strcmp(t->version, srv_version(s)) == 0;
+		t->cached = 0;
+		if (t->registered && same)
 			continue;
 		if (t->registered) {
 			tool_unregister(t);
 			removed++;
 		}
+		if (!json_equal(t->def, def))
+			t->open_schema = 0; /* its new schemas may be usable */
 		json_decref(t->def);
 		t->def = json_incref(def);
 		tool_register(s, t);
 		added += t->registered;
 	}
 	for (i = 0; i < s->ntools; i++) {
-		if (!s->tools[i]->seen && s->tools[i]->registered) {
-			tool_unregister(s->tools[i]);
+		struct tool *t = s->tools[i];
+		if (t->seen)
+			continue;
+		if (t->registered) {
+			tool_unregister(t);
 			removed++;
 		}
+		t->cached = 0;
 	}
 	LOG(MCPD_LOG_INFO, "server %s: %zu tool%s (%zu added, %zu withdrawn)",
 	    s->name, json_array_size(tools),
 	    json_array_size(tools) == 1 ? "" : "s", added, removed);
 }
+
+static void flush_parked(struct server *s);
 
 static void list_page(struct server *s, const char *cursor)
 {
@@ -351,9 +394,12 @@ static void on_list(struct server *s, json_t *result, json_t *error)
 	s->listing = NULL;
 	reconcile(s, tools);
 	json_decref(tools);
+	if (!g.replaced)
+		cache_store(s);
 	if (s->state != S_READY) {
 		s->state = S_READY;
 		s->ready_ms = mono_ms();
+		s->ever_ready = 1;
 		LOG(MCPD_LOG_INFO, "server %s: ready (MCP %s%s%s)", s->name,
 		    s->version, s->server_version ? ", server version " : "",
 		    s->server_version ? s->server_version : "");
@@ -363,6 +409,7 @@ static void on_list(struct server *s, json_t *result, json_t *error)
 			               json_pack("{s:{s:b}}", "notifications",
 			                         "toolsListChanged", 1));
 	}
+	flush_parked(s);
 	if (s->relist)
 		list_start(s);
 }
@@ -571,16 +618,26 @@ static void on_call(struct server *s, struct pending *p, json_t *result,
 	g.host->task_complete(task, out);
 }
 
-int client_call(struct mcpd_task *task, void *ud)
+/* "MCP server NAME" or "isolated plugin NAME", for messages. */
+static const char *who(const struct server *s, char *buf, size_t len)
 {
-	struct tool *t = ud;
-	struct server *s = t->srv;
-	if (s->state != S_READY || !t->registered) {
-		char msg[300];
-		snprintf(msg, sizeof msg, "MCP server %s is not connected "
-		         "(restarting)", s->name);
-		return g.host->task_fail(task, "server_unavailable", msg);
-	}
+	snprintf(buf, len, "%s %s", s->isolated ? "isolated plugin"
+	                                        : "MCP server", s->name);
+	return buf;
+}
+
+static int fail_unlisted(struct server *s, struct tool *t,
+                         struct mcpd_task *task)
+{
+	char msg[400], w[200];
+	snprintf(msg, sizeof msg, "%s no longer offers tool \"%s\"",
+	         who(s, w, sizeof w), t->name);
+	return g.host->task_fail(task, "tool_unavailable", msg);
+}
+
+/* Send the tools/call of task; the task fails if it cannot be sent. */
+static int send_call(struct server *s, struct tool *t, struct mcpd_task *task)
+{
 	json_t *args = json_deep_copy(g.host->task_input(task));
 	if (!json_is_object(args)) {
 		json_decref(args);
@@ -592,14 +649,152 @@ int client_call(struct mcpd_task *task, void *ud)
 	                           (json_int_t)s->next_id);
 	struct pending *p = client_request(s, P_CALL, "tools/call", params);
 	if (!p) {
-		char msg[300];
-		snprintf(msg, sizeof msg, "cannot send the call to MCP server "
-		         "%s", s->name);
+		char msg[300], w[200];
+		snprintf(msg, sizeof msg, "cannot send the call to %s",
+		         who(s, w, sizeof w));
 		return g.host->task_fail(task, "server_unavailable", msg);
 	}
 	p->task = task;
 	p->tool = t;
 	return 0;
+}
+
+/* Keep the call until the server is ready (client_tick bounds the wait). */
+static int park(struct server *s, struct tool *t, struct mcpd_task *task)
+{
+	struct pending *p = calloc(1, sizeof *p);
+	if (!p) {
+		char msg[300], w[200];
+		snprintf(msg, sizeof msg, "%s is not connected yet (out of "
+		         "memory to wait for it)", who(s, w, sizeof w));
+		return g.host->task_fail(task, "server_unavailable", msg);
+	}
+	p->kind = P_CALL;
+	p->task = task;
+	p->tool = t;
+	p->sent_ms = mono_ms();
+	struct pending **pp = &s->parked;
+	while (*pp)
+		pp = &(*pp)->next;
+	*pp = p;
+	return 0;
+}
+
+int client_call(struct mcpd_task *task, void *ud)
+{
+	struct tool *t = ud;
+	struct server *s = t->srv;
+	if (s->state == S_READY && t->seen)
+		return send_call(s, t, task);
+	if (s->state == S_READY)
+		return fail_unlisted(s, t, task);
+	if (g.stopping) {
+		char msg[300], w[200];
+		snprintf(msg, sizeof msg, "%s is stopping", who(s, w, sizeof w));
+		return g.host->task_fail(task, "server_unavailable", msg);
+	}
+	/* Starting (declared from the cache) or restarting. */
+	return park(s, t, task);
+}
+
+/* A parked call's task was cancelled or timed out: release its handle
+ * (the host keeps the task's own status). */
+static void end_cancelled(struct mcpd_task *task)
+{
+	g.host->task_fail(task, "cancelled", "the task was cancelled while "
+	                  "it waited for the server");
+}
+
+/* The server listed its tools: send the parked calls of listed tools. */
+static void flush_parked(struct server *s)
+{
+	struct pending *list = s->parked, **tail = &s->parked;
+	s->parked = NULL;
+	while (list) {
+		struct pending *p = list;
+		list = p->next;
+		if (s->state != S_READY) {
+			/* A send failed and took the server down: the rest
+			 * wait for the next start, in their order. */
+			p->next = NULL;
+			*tail = p;
+			tail = &p->next;
+			continue;
+		}
+		if (g.host->task_cancelled(p->task))
+			end_cancelled(p->task);
+		else if (p->tool->seen)
+			send_call(s, p->tool, p->task);
+		else
+			fail_unlisted(s, p->tool, p->task);
+		free(p);
+	}
+}
+
+/* Parked calls: cancelled ones end, and none waits past start_timeout_ms. */
+static void expire_parked(struct server *s, int64_t now)
+{
+	for (struct pending **pp = &s->parked; *pp;) {
+		struct pending *p = *pp;
+		int cancelled = g.host->task_cancelled(p->task);
+		if (!cancelled && (!g.start_timeout_ms ||
+		                   now - p->sent_ms <= (int64_t)g.start_timeout_ms)) {
+			pp = &p->next;
+			continue;
+		}
+		*pp = p->next;
+		char msg[400], w[200];
+		if (cancelled) {
+			end_cancelled(p->task);
+		} else {
+			snprintf(msg, sizeof msg, "%s is not connected: it did "
+			         "not come up within %u ms", who(s, w, sizeof w),
+			         g.start_timeout_ms);
+			g.host->task_fail(p->task, "server_unavailable", msg);
+		}
+		free(p);
+	}
+}
+
+/* A server that never came up in this generation does not keep the
+ * capabilities the cache declared for it past start_timeout_ms: they come
+ * back when it lists its tools. */
+static void expire_cached(struct server *s, int64_t now)
+{
+	if (s->ever_ready || !g.start_timeout_ms ||
+	    now - g.init_ms <= (int64_t)g.start_timeout_ms)
+		return;
+	size_t n = 0;
+	for (size_t i = 0; i < s->ntools; i++) {
+		struct tool *t = s->tools[i];
+		if (t->cached && t->registered) {
+			tool_unregister(t);
+			n++;
+		}
+	}
+	if (n)
+		LOG(MCPD_LOG_WARN, "server %s: not ready after %u ms; the %zu "
+		    "capabilit%s declared from its cached tool list %s "
+		    "withdrawn until it lists its tools", s->name,
+		    g.start_timeout_ms, n, n == 1 ? "y" : "ies",
+		    n == 1 ? "is" : "are");
+}
+
+int client_declare_cached(struct server *s, const json_t *def,
+                          const char *cap, int open_schema)
+{
+	const char *name = json_string_value(json_object_get(def, "name"));
+	if (!name || !*name || tool_find(s, name))
+		return 1;
+	struct tool *t = tool_new(s, name);
+	if (!t)
+		return MCPD_E_NOMEM;
+	t->def = json_deep_copy(def);
+	if (cap_name_ok(cap) && !cap_taken(cap))
+		t->cap = strdup(cap);
+	t->open_schema = open_schema;
+	t->cached = 1;
+	return tool_register(s, t);
 }
 
 /* ---- incoming ---- */
@@ -715,6 +910,8 @@ void client_receive(struct server *s, json_t *msg)
 
 void client_tick(struct server *s, int64_t now)
 {
+	expire_parked(s, now);
+	expire_cached(s, now);
 	if (s->state == S_PROBING && now - s->state_ms >
 	                                 (int64_t)g.probe_timeout_ms) {
 		LOG(MCPD_LOG_INFO, "server %s: no answer to server/discover in "
@@ -776,8 +973,13 @@ void client_lost(struct server *s, const char *code, const char *why)
 	json_decref(s->listing);
 	s->listing = NULL;
 	s->relist = 0;
-	for (size_t i = 0; i < s->ntools; i++)
-		tool_unregister(s->tools[i]);
+	/* Listed tools go with the server; tools only declared from the
+	 * cache wait for its first listing (expire_cached bounds that). */
+	for (size_t i = 0; i < s->ntools; i++) {
+		s->tools[i]->seen = 0;
+		if (!s->tools[i]->cached)
+			tool_unregister(s->tools[i]);
+	}
 	free(s->session_id);
 	s->session_id = NULL;
 	s->era = ERA_NONE;
@@ -785,14 +987,18 @@ void client_lost(struct server *s, const char *code, const char *why)
 
 void client_free(struct server *s)
 {
-	while (s->pending) {
-		struct pending *p = s->pending;
-		s->pending = p->next;
-		free(p);
+	struct pending **lists[] = {&s->pending, &s->parked};
+	for (size_t i = 0; i < 2; i++) {
+		while (*lists[i]) {
+			struct pending *p = *lists[i];
+			*lists[i] = p->next;
+			free(p);
+		}
 	}
 	for (size_t i = 0; i < s->ntools; i++) {
 		free(s->tools[i]->name);
 		free(s->tools[i]->cap);
+		free(s->tools[i]->version);
 		json_decref(s->tools[i]->def);
 		free(s->tools[i]);
 	}

@@ -374,17 +374,20 @@ static void test_tools(void)
 	                     "\"tools/list\",\"params\":{" MODERN_META "}}");
 	json_t *res = result_of(r);
 	const char *cur = json_string_value(json_object_get(res, "nextCursor"));
+	/* Whatever the bundled plugins are, the first page holds the tool
+	 * whose name sorts first (echo is always among them). */
+	const char *first = json_string_value(json_object_get(
+		json_array_get(json_object_get(res, "tools"), 0), "name"));
 	ok(json_array_size(json_object_get(res, "tools")) == 1 && cur &&
-	   str_is(json_object_get(json_array_get(json_object_get(res,
-	              "tools"), 0), "name"), "echo"),
-	   "page 1 of 1 tool: echo, with a cursor");
+	   first && strcmp(first, "echo") <= 0,
+	   "page 1 of 1 tool, sorting before or as echo, with a cursor");
 	ok(str_is(json_object_get(res, "cacheScope"), "public"),
 	   "cache hints on tools/list");
 	/* Walk every page: one tool each, in name order, the last without
 	 * a cursor, and together the whole list. */
 	char text[1024], prev[256];
 	int pages = 1, in_order = 1, single = 1;
-	snprintf(prev, sizeof prev, "echo");
+	snprintf(prev, sizeof prev, "%s", first ? first : "");
 	char *next = cur ? strdup(cur) : NULL;
 	json_decref(r);
 	while (next && pages < 100) {
