@@ -503,11 +503,14 @@ static void kill_tree(void *ctx)
 static int send_spec(struct box *b, const struct sbx_request *req,
                      const struct sbx_rlimits *rl)
 {
-	struct ns_spec_head h = {.magic = NS_SPEC_MAGIC, .rl = *rl};
+	struct ns_spec_head h;
 	size_t len = 0, off = 0;
 	char *buf;
 	int rc = 0;
 
+	memset(&h, 0, sizeof(h)); /* padding too: it goes down the pipe */
+	h.magic = NS_SPEC_MAGIC;
+	h.rl = *rl;
 	for (char **p = req->argv; *p; p++, h.argc++)
 		len += strlen(*p) + 1;
 	for (char **p = req->envp; *p; p++, h.envc++)
