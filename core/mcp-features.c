@@ -22,6 +22,7 @@
 #include "log-internal.h"
 #include "map-internal.h"
 #include "mcpd-internal.h"
+#include "task-internal.h"
 #include "plugin-internal.h"
 #include "router-internal.h"
 #include "store-internal.h"
@@ -252,16 +253,6 @@ static int template_valid(const char *t)
 	return 1;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /* A variable's value: percent-decoded; NULL if the encoding is bad or
  * decodes to NUL. */
@@ -276,8 +267,8 @@ static json_t *decode_var(const char *s, size_t n)
 			out[o++] = s[i];
 			continue;
 		}
-		int h = i + 2 < n ? hexval(s[i + 1]) : -1;
-		int l = i + 2 < n ? hexval(s[i + 2]) : -1;
+		int h = i + 2 < n ? hex_digit(s[i + 1]) : -1;
+		int l = i + 2 < n ? hex_digit(s[i + 2]) : -1;
 		if (h < 0 || l < 0 || (h | l) == 0) {
 			free(out);
 			return NULL;
@@ -693,7 +684,7 @@ static char *cursor_read(const char *cur, char *phase)
 	if (!key)
 		return NULL;
 	for (size_t i = 2; i < n; i += 2) {
-		int h = hexval(cur[i]), l = hexval(cur[i + 1]);
+		int h = hex_digit(cur[i]), l = hex_digit(cur[i + 1]);
 		/* Only what cursor_make writes: lower-case hex, no NUL. */
 		if (h < 0 || l < 0 || (h | l) == 0 ||
 		    (cur[i] >= 'A' && cur[i] <= 'F') ||

@@ -17,6 +17,7 @@
 #include "map-internal.h"
 #include "mcp-features-internal.h"
 #include "mcpd-internal.h"
+#include "task-internal.h"
 #include "plugin-internal.h"
 #include "router-internal.h"
 
@@ -396,15 +397,6 @@ static char *cursor_encode(const char *name)
 	return out;
 }
 
-static int hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	return -1;
-}
-
 static char *cursor_decode(const char *cur)
 {
 	size_t n = strlen(cur);
@@ -414,7 +406,7 @@ static char *cursor_decode(const char *cur)
 	if (!name)
 		return NULL;
 	for (size_t i = 2; i < n; i += 2) {
-		int hi = hexval(cur[i]), lo = hexval(cur[i + 1]);
+		int hi = hex_digit(cur[i]), lo = hex_digit(cur[i + 1]);
 		if (hi < 0 || lo < 0 || (hi | lo) == 0) {
 			free(name);
 			return NULL;

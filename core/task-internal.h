@@ -53,6 +53,8 @@ struct task {
 };
 
 /* Wall-clock and monotonic milliseconds. */
+/* The value of hex digit c (either case), or -1. */
+int hex_digit(char c);
 int64_t now_ms(void);
 int64_t mono_ms(void);
 /* "2026-11-21T18:52:36.123Z"; out needs 32 bytes. */

@@ -86,7 +86,7 @@ void task_id_hex(const uint8_t id[16], char out[33])
 	out[32] = '\0';
 }
 
-static int hexval(char c)
+int hex_digit(char c)
 {
 	if (c >= '0' && c <= '9')
 		return c - '0';
@@ -102,7 +102,7 @@ int task_id_parse(const char *hex, uint8_t id[16])
 	if (!hex || strlen(hex) != 32)
 		return -1;
 	for (int i = 0; i < 16; i++) {
-		int hi = hexval(hex[2 * i]), lo = hexval(hex[2 * i + 1]);
+		int hi = hex_digit(hex[2 * i]), lo = hex_digit(hex[2 * i + 1]);
 		if (hi < 0 || lo < 0)
 			return -1;
 		id[i] = (uint8_t)(hi << 4 | lo);
